@@ -1,0 +1,2 @@
+//! tokio-util codecs for NSCA data packets (encrypting encoder for clients, decrypting decoder
+//! for receivers).

@@ -1,0 +1,6 @@
+//! # nagbridge
+//!
+//! Backup results to Nagios passive checks: the `nagbridge` command line (`send`, a drop-in for
+//! `send_nsca`; the agent comes later). The NSCA protocol itself is the `nsca` crate.
+
+pub mod cli;

@@ -1,0 +1,6 @@
+//! The `nagbridge` binary.
+
+fn main() {
+    eprintln!("nagbridge: not yet");
+    std::process::exit(2);
+}
