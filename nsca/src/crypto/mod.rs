@@ -8,6 +8,8 @@
 //! carries over from one packet to the next (the daemon keeps one `MCRYPT` handle per
 //! connection); XOR restarts at index 0 for every packet.
 
+pub mod block;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -1,0 +1,155 @@
+//! Test harness shared by the integration tests: starts real peers (Debian's `nsca` daemon and
+//! `send_nsca`) on free loopback ports in temp dirs, and stops them by process id on drop.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const NSCA_DAEMON: &str = "/usr/sbin/nsca";
+pub const SEND_NSCA: &str = "/usr/sbin/send_nsca";
+
+/// True when `path` exists. When it does not: panic if `NAGBRIDGE_REQUIRE_PEERS` is set (CI and
+/// scripts/test set it, so no test is silently skipped there), else print why and return false.
+pub fn have_peer(path: &str) -> bool {
+    if Path::new(path).exists() {
+        return true;
+    }
+    if std::env::var_os("NAGBRIDGE_REQUIRE_PEERS").is_some() {
+        panic!("{path} is missing: install Debian's nsca and nsca-client (scripts/test does)");
+    }
+    eprintln!("skipping: {path} is missing (install nsca and nsca-client, or run scripts/test)");
+    false
+}
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running Debian `nsca` daemon writing to a command file in its own temp dir.
+pub struct NscaDaemon {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl NscaDaemon {
+    /// Start `nsca -f --single` on 127.0.0.1 with `decryption_method=method` and `password`.
+    /// `password` None leaves the line out (empty password).
+    pub fn start(method: u8, password: Option<&str>) -> NscaDaemon {
+        Self::start_with(method, password, "")
+    }
+
+    /// As `start`, with extra `nsca.cfg` lines.
+    pub fn start_with(method: u8, password: Option<&str>, extra: &str) -> NscaDaemon {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let d = dir.path().display();
+        std::fs::File::create(dir.path().join("cmd")).unwrap();
+        let mut cfg = format!(
+            "pid_file={d}/nsca.pid\nserver_port={port}\nserver_address=127.0.0.1\n\
+             nsca_user=root\nnsca_group=root\ndebug=1\ncommand_file={d}/cmd\n\
+             alternate_dump_file={d}/dump\naggregate_writes=0\nappend_to_file=1\n\
+             max_packet_age=30\ndecryption_method={method}\n{extra}\n"
+        );
+        if let Some(pw) = password {
+            cfg.push_str(&format!("password={pw}\n"));
+        }
+        let cfg_path = dir.path().join("nsca.cfg");
+        std::fs::write(&cfg_path, cfg).unwrap();
+        let child = Command::new(NSCA_DAEMON)
+            .args(["-f", "--single", "-c"])
+            .arg(&cfg_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nsca");
+        let daemon = NscaDaemon { port, dir, child };
+        daemon.wait_listening();
+        daemon
+    }
+
+    fn wait_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            // Probing with connect() makes --single mode serve one empty connection: harmless.
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("nsca did not listen on port {} within 10 s", self.port);
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn command_file(&self) -> PathBuf {
+        self.dir.path().join("cmd")
+    }
+
+    /// The command-file lines so far, with the `[timestamp] ` prefix removed.
+    pub fn lines(&self) -> Vec<String> {
+        let raw = std::fs::read(self.command_file()).unwrap_or_default();
+        String::from_utf8_lossy(&raw)
+            .lines()
+            .map(|l| match l.find("] ") {
+                Some(i) if l.starts_with('[') => l[i + 2..].to_string(),
+                _ => l.to_string(),
+            })
+            .collect()
+    }
+
+    /// Wait until at least `n` lines are in the command file (or `timeout`), then return them.
+    pub fn wait_lines(&self, n: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let lines = self.lines();
+            if lines.len() >= n || Instant::now() >= deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for NscaDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run Debian's `send_nsca` with `args`, a config holding `cfg`, and `stdin`; returns
+/// (exit code, stdout, stderr).
+pub fn run_send_nsca(cfg: &str, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("send_nsca.cfg");
+    std::fs::write(&cfg_path, cfg).unwrap();
+    let mut child = Command::new(SEND_NSCA)
+        .args(args)
+        .arg("-c")
+        .arg(&cfg_path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start send_nsca");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
