@@ -41,7 +41,7 @@ pub enum PacketSize {
 
 impl PacketSize {
     /// Total packet length in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn packet_len(self) -> usize {
         match self {
             PacketSize::V3 => 4304,
             PacketSize::Legacy => 720,
@@ -239,12 +239,12 @@ pub fn truncate_utf8(s: &str, max: usize) -> &str {
 /// are cut at a UTF-8 boundary (63 / 127 / 4095 or 511 bytes). Call [`PassiveCheck::validate`]
 /// first; this function does not re-check names.
 pub fn encode_data_packet(check: &PassiveCheck, timestamp: u32, size: PacketSize) -> Vec<u8> {
-    let mut buf = vec![0u8; size.len()];
+    let mut buf = vec![0u8; size.packet_len()];
     encode_data_packet_into(check, timestamp, size, &mut buf);
     buf
 }
 
-/// As [`encode_data_packet`], into a caller's buffer of exactly `size.len()` bytes (reused
+/// As [`encode_data_packet`], into a caller's buffer of exactly `size.packet_len()` bytes (reused
 /// between packets to avoid allocation). The whole buffer is overwritten.
 pub fn encode_data_packet_into(
     check: &PassiveCheck,
@@ -252,7 +252,7 @@ pub fn encode_data_packet_into(
     size: PacketSize,
     buf: &mut [u8],
 ) {
-    assert_eq!(buf.len(), size.len(), "buffer must be exactly one packet");
+    assert_eq!(buf.len(), size.packet_len(), "buffer must be exactly one packet");
     buf.fill(0);
     buf[0..2].copy_from_slice(&PACKET_VERSION.to_be_bytes());
     buf[8..12].copy_from_slice(&timestamp.to_be_bytes());
@@ -281,19 +281,19 @@ pub struct DataPacket {
     pub check: PassiveCheck,
 }
 
-/// Read and verify a decrypted data packet of exactly `size.len()` bytes: version 3 and a
+/// Read and verify a decrypted data packet of exactly `size.packet_len()` bytes: version 3 and a
 /// matching CRC-32, the way the NSCA daemon checks it.
 pub fn decode_data_packet(buf: &[u8], size: PacketSize) -> Result<DataPacket, PacketError> {
-    if buf.len() != size.len() {
+    if buf.len() != size.packet_len() {
         return Err(PacketError::Length {
             got: buf.len(),
-            expected: size.len(),
+            expected: size.packet_len(),
         });
     }
     let (_, (version, _pad, stored, timestamp, return_code)) =
         header(buf).map_err(|_| PacketError::Length {
             got: buf.len(),
-            expected: size.len(),
+            expected: size.packet_len(),
         })?;
     if version != PACKET_VERSION {
         return Err(PacketError::Version(version));
