@@ -1,12 +1,16 @@
 //! Entry points for the fuzz targets in `fuzz/`: each takes arbitrary bytes and must never
 //! panic; round-trip properties are asserted here so each target is one line.
 
-use crate::packet::{decode_data_packet, InitPacket, PacketSize};
+use crate::crypto::{Cipher, IV_LEN, METHODS};
+use crate::packet::{
+    decode_data_packet, encode_data_packet, truncate_utf8, InitPacket, PacketSize, PassiveCheck,
+    INIT_PACKET_LEN,
+};
 
 /// Decode arbitrary bytes as an init packet; re-encoding must give the same 132 bytes.
 pub fn init_packet(data: &[u8]) {
     if let Ok(p) = InitPacket::decode(data) {
-        assert_eq!(&p.encode()[..], &data[..crate::packet::INIT_PACKET_LEN]);
+        assert_eq!(&p.encode()[..], &data[..INIT_PACKET_LEN]);
     }
 }
 
@@ -14,5 +18,82 @@ pub fn init_packet(data: &[u8]) {
 pub fn data_packet(data: &[u8]) {
     for size in [PacketSize::V3, PacketSize::Legacy] {
         let _ = decode_data_packet(data, size);
+        if data.len() >= size.packet_len() {
+            let _ = decode_data_packet(&data[..size.packet_len()], size);
+        }
+    }
+}
+
+/// Pick a method, password and IV from the input, then decrypt and decode the rest as the
+/// server would, for every cipher: never panics whatever the bytes.
+pub fn encrypted_packet(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let method = METHODS[usize::from(sel) % METHODS.len()].method;
+    let (pw_len, rest) = match rest.split_first() {
+        Some((&n, r)) => (usize::from(n % 64).min(r.len()), r),
+        None => return,
+    };
+    let (password, rest) = rest.split_at(pw_len);
+    let mut iv = [0u8; IV_LEN];
+    let take = rest.len().min(IV_LEN);
+    iv[..take].copy_from_slice(&rest[..take]);
+    let body = &rest[take..];
+    let mut cipher = match Cipher::new(method, &iv, password) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    for size in [PacketSize::Legacy, PacketSize::V3] {
+        let mut buf = vec![0u8; size.packet_len()];
+        let n = body.len().min(buf.len());
+        buf[..n].copy_from_slice(&body[..n]);
+        cipher.decrypt(&mut buf);
+        let _ = decode_data_packet(&buf, size);
+    }
+}
+
+/// decode(decrypt(encrypt(encode(x)))) == x for a check built from the input, for every
+/// cipher and both packet sizes (with the fields cut the way the encoder cuts them).
+pub fn round_trip(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let method = METHODS[usize::from(sel) % METHODS.len()].method;
+    let text = String::from_utf8_lossy(rest);
+    let mut parts = text.splitn(4, '\u{1}');
+    let host = parts.next().unwrap_or_default().to_string();
+    let service = parts.next().unwrap_or_default().to_string();
+    let output = parts.next().unwrap_or_default().to_string();
+    let rc = i16::from_le_bytes([sel, rest.first().copied().unwrap_or(0)]);
+    let Ok(check) = PassiveCheck::service(host, service, rc, output) else {
+        return;
+    };
+    let mut iv = [0u8; IV_LEN];
+    for (i, b) in iv.iter_mut().enumerate() {
+        *b = rest.get(i).copied().unwrap_or(i as u8);
+    }
+    let password = &rest[..rest.len().min(40)];
+    let (Ok(mut enc), Ok(mut dec)) = (
+        Cipher::new(method, &iv, password),
+        Cipher::new(method, &iv, password),
+    ) else {
+        return;
+    };
+    // Two packets on one connection: the cipher state must stay in step.
+    for size in [PacketSize::V3, PacketSize::V3, PacketSize::Legacy] {
+        let mut buf = encode_data_packet(&check, 0x6500_0000, size);
+        enc.encrypt(&mut buf);
+        dec.decrypt(&mut buf);
+        let got = decode_data_packet(&buf, size).expect("own packet must decode");
+        let expect = |s: &str, max: usize| {
+            let t = truncate_utf8(s, max);
+            t[..t.find('\0').unwrap_or(t.len())].to_string()
+        };
+        assert_eq!(got.timestamp, 0x6500_0000);
+        assert_eq!(got.check.host, expect(&check.host, 63));
+        assert_eq!(got.check.service, expect(&check.service, 127));
+        assert_eq!(got.check.output, expect(&check.output, size.max_output()));
+        assert_eq!(got.check.return_code, rc);
     }
 }
