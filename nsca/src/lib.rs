@@ -23,6 +23,7 @@ pub mod client;
 pub mod codec;
 pub mod crypto;
 pub mod fuzzing;
+pub mod nagios;
 pub mod packet;
 pub mod send_nsca;
 pub mod server;
