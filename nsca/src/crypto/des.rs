@@ -1,19 +1,26 @@
-//! DES and 3DES-EDE (methods 2 and 3), written for speed in CFB-8 where every byte costs one
-//! full block encryption.
+//! DES and 3DES-EDE (methods 2 and 3), written for speed in CFB-8, where every byte costs one
+//! full block encryption and each block depends on the previous one (so latency, not
+//! throughput, is what counts).
 //!
-//! Owns: the DES tables (FIPS 46-3), the key schedule, and the encrypt direction of DES and
-//! EDE3. Decryption of single blocks is not needed by CFB-8 and is not provided.
+//! Owns: the DES tables (FIPS 46-3), the key schedule, the encrypt direction of DES and EDE3
+//! ([`Des`], [`TripleDes`]) and a DES-specific CFB-8 stream ([`DesCfb8`]). Block decryption is
+//! not needed by CFB-8 and is not provided.
 //!
-//! Speed comes from work done once per key or at compile time:
-//! * the eight S-boxes are merged with the P permutation into eight 64-entry `u32` tables, so a
-//!   round is two rotations, two key XORs and eight lookups;
-//! * the E expansion is never built: the six input bits of S-box `i` are bits of `R` rotated
-//!   left by `4i + 5`, so even boxes read bytes of `R.rotate_right(3)` and odd boxes bytes of
-//!   `R.rotate_left(1)`; round keys are stored in that same byte layout;
-//! * IP and FP are linear bit permutations, applied as eight byte-indexed table lookups;
-//! * in EDE3 the FP of one stage and the IP of the next cancel, so only one IP and one FP run,
-//!   and when two adjacent keys are equal (every password of 8 bytes or less) EDE3 is exactly
-//!   one DES, which [`TripleDes`] detects and uses.
+//! How a round stays short:
+//! * The E expansion is never built: the six input bits of S-box `i` are bits of `R` rotated
+//!   left by `4i + 5`, so the odd-numbered boxes read bytes of `rotr(R, 3)` and the even-numbered
+//!   ones bytes of `rotl(R, 1)`. Each half is kept all the time in that "EO" form, one `u64`
+//!   `rotr(h, 3) << 32 | rotl(h, 1)`, already XORed with the round key of the round that next
+//!   reads it; the S-boxes merged with P are stored in EO form too, so a round is eight byte
+//!   extractions, eight loads and an XOR tree, with no rotation or key XOR on the critical path.
+//!   The eight S-box outputs occupy disjoint bits, so the tree mixes `|`, `+` and `^` (equal
+//!   here) to keep the compiler from turning it back into a serial XOR chain.
+//! * In EDE3 the FP of one stage and the IP of the next cancel, so only one IP and one FP run;
+//!   when two adjacent keys are equal (every password of 8 bytes or less) EDE3 is exactly one
+//!   DES, which [`TripleDes`] detects.
+//! * In CFB-8 the register only shifts by a byte, and IP moves each input byte into one bit
+//!   column, so IP of the next register is the previous IP shifted by one bit plus a table entry
+//!   for the new byte; and only the first byte of FP is needed, gathered with a multiply.
 
 use super::block::BlockEncrypt;
 
@@ -98,6 +105,7 @@ const fn permute(x: u64, table: &[u8], in_bits: u32) -> u64 {
 }
 
 /// The inverse of [`IP`] (FP).
+#[cfg(test)]
 const fn inverse_ip() -> [u8; 64] {
     let mut fp = [0u8; 64];
     let mut i = 0;
@@ -108,25 +116,8 @@ const fn inverse_ip() -> [u8; 64] {
     fp
 }
 
+#[cfg(test)]
 const FP: [u8; 64] = inverse_ip();
-
-/// A 64-bit permutation as eight tables, one per input byte (byte 0 = most significant).
-const fn byte_tables(table: &[u8; 64]) -> [[u64; 256]; 8] {
-    let mut t = [[0u64; 256]; 8];
-    let mut byte = 0;
-    while byte < 8 {
-        let mut v = 0;
-        while v < 256 {
-            t[byte][v] = permute((v as u64) << (56 - 8 * byte), table, 64);
-            v += 1;
-        }
-        byte += 1;
-    }
-    t
-}
-
-static IP_TABLES: [[u64; 256]; 8] = byte_tables(&IP);
-static FP_TABLES: [[u64; 256]; 8] = byte_tables(&FP);
 
 /// S-box `i` followed by P, indexed by the six input bits (most significant first, as in E).
 const fn sp_tables() -> [[u32; 64]; 8] {
@@ -146,110 +137,193 @@ const fn sp_tables() -> [[u32; 64]; 8] {
     t
 }
 
-static SP: [[u32; 64]; 8] = sp_tables();
-
+/// A 32-bit half in EO form: `rotr(h, 3)` in the high word (its bytes 3..0 hold the inputs of
+/// S-boxes 1, 3, 5, 7), `rotl(h, 1)` in the low word (S-boxes 2, 4, 6, 8).
 #[inline(always)]
-fn permute64(x: u64, t: &[[u64; 256]; 8]) -> u64 {
-    let b = x.to_be_bytes();
-    t[0][b[0] as usize]
-        ^ t[1][b[1] as usize]
-        ^ t[2][b[2] as usize]
-        ^ t[3][b[3] as usize]
-        ^ t[4][b[4] as usize]
-        ^ t[5][b[5] as usize]
-        ^ t[6][b[6] as usize]
-        ^ t[7][b[7] as usize]
+const fn eo(h: u32) -> u64 {
+    ((h.rotate_right(3) as u64) << 32) | h.rotate_left(1) as u64
 }
 
-/// One round key in the layout of [`f`]: `[even, odd]`, where `even` holds the 6-bit key
-/// chunks of S-boxes 1, 3, 5, 7 in bytes 3..0 and `odd` those of S-boxes 2, 4, 6, 8.
-type RoundKey = [u32; 2];
+/// The half back from its EO form.
+#[inline(always)]
+const fn from_eo(w: u64) -> u32 {
+    ((w >> 32) as u32).rotate_left(3)
+}
 
-/// The 16 round keys of one DES key, in encryption order.
-type Schedule = [RoundKey; 16];
+const fn eo_sp_tables() -> [[u64; 64]; 8] {
+    let sp = sp_tables();
+    let mut t = [[0u64; 64]; 8];
+    let mut i = 0;
+    while i < 8 {
+        let mut x = 0;
+        while x < 64 {
+            t[i][x] = eo(sp[i][x]);
+            x += 1;
+        }
+        i += 1;
+    }
+    t
+}
+
+/// S-box `i` merged with P, output in EO form.
+static EO_SP: [[u64; 64]; 8] = eo_sp_tables();
+
+/// f(R, K) in EO form, from `w` = EO(R) ^ EO-form round key.
+#[inline(always)]
+fn f_eo(w: u64) -> u64 {
+    let t = &EO_SP;
+    let x = |shift: u32| (w >> shift) as usize & 0x3f;
+    let p0 = t[0][x(56)] | t[2][x(48)];
+    let p1 = t[4][x(40)] | t[6][x(32)];
+    let p2 = t[1][x(24)] | t[3][x(16)];
+    let p3 = t[5][x(8)] | t[7][x(0)];
+    p0.wrapping_add(p1) ^ p2.wrapping_add(p3)
+}
+
+/// The 16 round keys of one DES key, in encryption order, each in EO layout: the 6-bit chunks
+/// of S-boxes 1, 3, 5, 7 in bytes 7..4 and of S-boxes 2, 4, 6, 8 in bytes 3..0.
+type Schedule = [u64; 16];
 
 fn key_schedule(key: &[u8; 8]) -> Schedule {
     let k = u64::from_be_bytes(*key);
     let cd = permute(k, &PC1, 64);
     let mut c = (cd >> 28) as u32;
     let mut d = (cd & 0x0fff_ffff) as u32;
-    let mut out = [[0u32; 2]; 16];
+    let mut out = [0u64; 16];
     for (round, rk) in out.iter_mut().enumerate() {
         let s = SHIFTS[round];
         c = ((c << s) | (c >> (28 - s))) & 0x0fff_ffff;
         d = ((d << s) | (d >> (28 - s))) & 0x0fff_ffff;
         let k48 = permute((u64::from(c) << 28) | u64::from(d), &PC2, 56);
         // chunk i = the 6 bits for S-box i+1, chunk 0 most significant
-        let chunk = |i: u32| ((k48 >> (42 - 6 * i)) & 0x3f) as u32;
-        rk[0] = (chunk(0) << 24) | (chunk(2) << 16) | (chunk(4) << 8) | chunk(6);
-        rk[1] = (chunk(1) << 24) | (chunk(3) << 16) | (chunk(5) << 8) | chunk(7);
+        let chunk = |i: u32| (k48 >> (42 - 6 * i)) & 0x3f;
+        let odd_boxes = (chunk(0) << 24) | (chunk(2) << 16) | (chunk(4) << 8) | chunk(6);
+        let even_boxes = (chunk(1) << 24) | (chunk(3) << 16) | (chunk(5) << 8) | chunk(7);
+        *rk = (odd_boxes << 32) | even_boxes;
     }
     out
 }
 
-/// The round function f(R, K).
-#[inline(always)]
-fn f(r: u32, k: &RoundKey) -> u32 {
-    let even = r.rotate_right(3) ^ k[0];
-    let odd = r.rotate_left(1) ^ k[1];
-    SP[0][(even >> 24) as usize & 0x3f]
-        ^ SP[2][(even >> 16) as usize & 0x3f]
-        ^ SP[4][(even >> 8) as usize & 0x3f]
-        ^ SP[6][even as usize & 0x3f]
-        ^ SP[1][(odd >> 24) as usize & 0x3f]
-        ^ SP[3][(odd >> 16) as usize & 0x3f]
-        ^ SP[5][(odd >> 8) as usize & 0x3f]
-        ^ SP[7][odd as usize & 0x3f]
-}
-
-/// 16 rounds on (L, R) after IP; returns the pre-output (R16, L16), ready for FP or for the
-/// next stage of EDE3.
-#[inline(always)]
-fn rounds(mut l: u32, mut r: u32, keys: &Schedule) -> (u32, u32) {
-    for pair in keys.chunks_exact(2) {
-        l ^= f(r, &pair[0]);
-        r ^= f(l, &pair[1]);
-    }
-    (r, l)
-}
-
-#[inline(always)]
-fn ip(block: u64) -> (u32, u32) {
-    let x = permute64(block, &IP_TABLES);
-    ((x >> 32) as u32, x as u32)
-}
-
-#[inline(always)]
-fn fp(l: u32, r: u32) -> u64 {
-    permute64((u64::from(l) << 32) | u64::from(r), &FP_TABLES)
-}
-
-fn reversed(s: &Schedule) -> Schedule {
-    let mut r = *s;
-    r.reverse();
-    r
-}
-
-/// Single DES, encrypt direction.
+/// DES (N = 16) or EDE3 (N = 48) rounds on two halves A (starts as L) and B (starts as R) in
+/// keyed EO form.
+///
+/// Round `i` XORs f(input half) into the target half. A half's EO word always carries the key
+/// of the next round that reads it: `init` for the first, and after round `i` reads a half it
+/// is XORed with `delta[i]` = (key of round `i`) ^ (key of its next reading round, or 0).
 #[derive(Clone)]
-pub struct Des {
-    keys: Schedule,
+pub struct Rounds<const N: usize> {
+    init: [u64; 2],
+    delta: [u64; N],
 }
 
-impl Des {
-    /// DES with an 8-byte key (parity bits ignored).
-    pub fn new(key: &[u8; 8]) -> Des {
-        Des {
-            keys: key_schedule(key),
+impl<const N: usize> Rounds<N> {
+    /// From the round keys of each stage (already reversed for a decrypting stage).
+    fn new(stages: &[Schedule]) -> Rounds<N> {
+        assert_eq!(stages.len() * 16, N, "16 rounds per stage");
+        // input[i]: 0 = A, 1 = B. Stages alternate which half the first round writes, because
+        // the halves swap at the end of each stage.
+        let mut input = [0usize; N];
+        let mut key = [0u64; N];
+        for (s, ks) in stages.iter().enumerate() {
+            for (i, k) in ks.iter().enumerate() {
+                input[16 * s + i] = usize::from((s % 2 == 0) == (i % 2 == 0));
+                key[16 * s + i] = *k;
+            }
         }
+        let next_key = |half: usize, from: usize| -> u64 {
+            (from..N).find(|&j| input[j] == half).map_or(0, |j| key[j])
+        };
+        let mut delta = [0u64; N];
+        for (i, d) in delta.iter_mut().enumerate() {
+            *d = key[i] ^ next_key(input[i], i + 1);
+        }
+        Rounds {
+            init: [next_key(0, 0), next_key(1, 0)],
+            delta,
+        }
+    }
+
+    /// 16 rounds where `x` is written by the even rounds and `y` by the odd ones.
+    #[inline(always)]
+    fn stage(x: &mut u64, y: &mut u64, delta: &[u64]) {
+        for d in delta.chunks_exact(2) {
+            *x ^= f_eo(*y);
+            *y ^= d[0];
+            *y ^= f_eo(*x);
+            *x ^= d[1];
+        }
+    }
+
+    /// All rounds on EO(L), EO(R) after IP; returns the unkeyed EO forms of (A, B). The
+    /// pre-output block for FP is (B, A).
+    #[inline(always)]
+    fn run(&self, l: u64, r: u64) -> (u64, u64) {
+        let mut a = l ^ self.init[0];
+        let mut b = r ^ self.init[1];
+        Self::stage(&mut a, &mut b, &self.delta[..16]);
+        if N == 48 {
+            Self::stage(&mut b, &mut a, &self.delta[16..32]);
+            Self::stage(&mut a, &mut b, &self.delta[32..48]);
+        }
+        (a, b)
     }
 
     /// Encrypt one block given as a big-endian `u64`.
     #[inline(always)]
     pub fn encrypt_u64(&self, block: u64) -> u64 {
         let (l, r) = ip(block);
-        let (l, r) = rounds(l, r, &self.keys);
-        fp(l, r)
+        let (a, b) = self.run(eo(l), eo(r));
+        fp(from_eo(b), from_eo(a))
+    }
+}
+
+/// Exchange the bits of `b` selected by `mask` with the bits of `a` that are `shift` places
+/// higher. Applying it twice restores the input.
+#[inline(always)]
+fn swap_bits(a: &mut u32, b: &mut u32, shift: u32, mask: u32) {
+    let t = ((*a >> shift) ^ *b) & mask;
+    *b ^= t;
+    *a ^= t << shift;
+}
+
+/// IP as five bit-block exchanges (a transpose of the 8x8 bit matrix with reordering);
+/// the test `ip_and_fp_match_the_tables` checks it against the table.
+#[inline(always)]
+fn ip(block: u64) -> (u32, u32) {
+    let mut l = (block >> 32) as u32;
+    let mut r = block as u32;
+    swap_bits(&mut l, &mut r, 4, 0x0f0f_0f0f);
+    swap_bits(&mut l, &mut r, 16, 0x0000_ffff);
+    swap_bits(&mut r, &mut l, 2, 0x3333_3333);
+    swap_bits(&mut r, &mut l, 8, 0x00ff_00ff);
+    swap_bits(&mut l, &mut r, 1, 0x5555_5555);
+    (l, r)
+}
+
+/// FP = IP⁻¹: the same exchanges in reverse order.
+#[inline(always)]
+fn fp(mut l: u32, mut r: u32) -> u64 {
+    swap_bits(&mut l, &mut r, 1, 0x5555_5555);
+    swap_bits(&mut r, &mut l, 8, 0x00ff_00ff);
+    swap_bits(&mut r, &mut l, 2, 0x3333_3333);
+    swap_bits(&mut l, &mut r, 16, 0x0000_ffff);
+    swap_bits(&mut l, &mut r, 4, 0x0f0f_0f0f);
+    (u64::from(l) << 32) | u64::from(r)
+}
+
+/// Single DES, encrypt direction.
+#[derive(Clone)]
+pub struct Des(Rounds<16>);
+
+impl Des {
+    /// DES with an 8-byte key (parity bits ignored).
+    pub fn new(key: &[u8; 8]) -> Des {
+        Des(Rounds::new(&[key_schedule(key)]))
+    }
+
+    /// Encrypt one block given as a big-endian `u64`.
+    pub fn encrypt_u64(&self, block: u64) -> u64 {
+        self.0.encrypt_u64(block)
     }
 }
 
@@ -257,12 +331,9 @@ impl Des {
 #[derive(Clone)]
 pub enum TripleDes {
     /// Three stages.
-    Ede3 {
-        /// K1 forward, K2 reversed (decryption), K3 forward.
-        keys: [Schedule; 3],
-    },
-    /// K1 = K2 or K2 = K3: two stages cancel and one DES is left.
-    Single(Des),
+    Ede3(Rounds<48>),
+    /// K1 = K2 or K2 = K3 (same round keys): two stages cancel and one DES is left.
+    Single(Rounds<16>),
 }
 
 impl TripleDes {
@@ -276,29 +347,30 @@ impl TripleDes {
         let (k1, k2, k3) = (k(0), k(1), k(2));
         if k1 == k2 {
             // D_K1(E_K1(x)) = x
-            TripleDes::Single(Des { keys: k3 })
+            TripleDes::Single(Rounds::new(&[k3]))
         } else if k2 == k3 {
             // E_K3(D_K3(y)) = y
-            TripleDes::Single(Des { keys: k1 })
+            TripleDes::Single(Rounds::new(&[k1]))
         } else {
-            TripleDes::Ede3 {
-                keys: [k1, reversed(&k2), k3],
-            }
+            let mut k2 = k2;
+            k2.reverse();
+            TripleDes::Ede3(Rounds::new(&[k1, k2, k3]))
         }
     }
 
     /// Encrypt one block given as a big-endian `u64`.
-    #[inline(always)]
     pub fn encrypt_u64(&self, block: u64) -> u64 {
         match self {
-            TripleDes::Single(des) => des.encrypt_u64(block),
-            TripleDes::Ede3 { keys } => {
-                let (l, r) = ip(block);
-                let (l, r) = rounds(l, r, &keys[0]);
-                let (l, r) = rounds(l, r, &keys[1]);
-                let (l, r) = rounds(l, r, &keys[2]);
-                fp(l, r)
-            }
+            TripleDes::Single(r) => r.encrypt_u64(block),
+            TripleDes::Ede3(r) => r.encrypt_u64(block),
+        }
+    }
+
+    /// The CFB-8 stream of this key, starting from the register `iv`.
+    pub fn cfb8(self, iv: &[u8; 8]) -> Box<dyn super::cfb8::Cfb8Stream> {
+        match self {
+            TripleDes::Single(r) => Box::new(DesCfb8::new(r, iv)),
+            TripleDes::Ede3(r) => Box::new(DesCfb8::new(r, iv)),
         }
     }
 }
@@ -308,12 +380,10 @@ fn load(block: &[u8]) -> u64 {
 }
 
 impl BlockEncrypt for Des {
-    #[inline(always)]
     fn block_len(&self) -> usize {
         8
     }
 
-    #[inline(always)]
     fn encrypt_block(&self, block: &mut [u8]) {
         let out = self.encrypt_u64(load(block));
         block.copy_from_slice(&out.to_be_bytes());
@@ -321,21 +391,118 @@ impl BlockEncrypt for Des {
 }
 
 impl BlockEncrypt for TripleDes {
-    #[inline(always)]
     fn block_len(&self) -> usize {
         8
     }
 
-    #[inline(always)]
     fn encrypt_block(&self, block: &mut [u8]) {
         let out = self.encrypt_u64(load(block));
         block.copy_from_slice(&out.to_be_bytes());
     }
 }
 
+/// IP of a block whose only non-zero byte is the last one: where a byte entering the CFB-8
+/// register lands (the most significant bit of each byte of the IP output).
+const fn ip_of_last_byte() -> [u64; 256] {
+    let mut t = [0u64; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = permute(c as u64, &IP, 64);
+        c += 1;
+    }
+    t
+}
+
+static IP_LAST_BYTE: [u64; 256] = ip_of_last_byte();
+
+/// [`IP_LAST_BYTE`] with each half in EO form: `[EO(L), EO(R)]`.
+const fn eo_ip_of_last_byte() -> [[u64; 2]; 256] {
+    let ip = ip_of_last_byte();
+    let mut t = [[0u64; 2]; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = [eo((ip[c] >> 32) as u32), eo(ip[c] as u32)];
+        c += 1;
+    }
+    t
+}
+
+static EO_IP_LAST_BYTE: [[u64; 2]; 256] = eo_ip_of_last_byte();
+
+/// The first byte of `FP(B ‖ A)` from the low (rotl 1) words of A and B in EO form.
+///
+/// FP's first output byte collects bit 0 of every byte of its input, in the order
+/// A3 B3 A2 B2 A1 B1 A0 B0 (byte 3 = most significant byte of a half): pair them up in each
+/// byte, then one multiply moves the four pairs next to each other.
+#[inline(always)]
+fn first_fp_byte(a_low: u32, b_low: u32) -> u8 {
+    let pairs = (a_low & 0x0202_0202) | ((b_low & 0x0202_0202) >> 1);
+    ((u64::from(pairs) * 0x0004_1041) >> 18) as u8
+}
+
+/// libmcrypt CFB-8 over DES or EDE3, with the register kept in IP form between bytes.
+pub struct DesCfb8<const N: usize> {
+    rounds: Rounds<N>,
+    /// IP of the register.
+    ip: u64,
+    /// The same, each half in EO form.
+    eo: [u64; 2],
+}
+
+impl<const N: usize> DesCfb8<N> {
+    fn new(rounds: Rounds<N>, iv: &[u8; 8]) -> DesCfb8<N> {
+        let (l, r) = ip(u64::from_be_bytes(*iv));
+        DesCfb8 {
+            rounds,
+            ip: (u64::from(l) << 32) | u64::from(r),
+            eo: [eo(l), eo(r)],
+        }
+    }
+
+    #[inline(always)]
+    fn keystream_byte(&self) -> u8 {
+        let (a, b) = self.rounds.run(self.eo[0], self.eo[1]);
+        first_fp_byte(a as u32, b as u32)
+    }
+
+    /// Shift the register by one byte and append `c`: in IP form every byte moves one bit
+    /// column, and `c` fills the freed top bits. The part without `c` is ready early.
+    #[inline(always)]
+    fn feed(&mut self, c: u8) {
+        let kept = (self.ip >> 1) & 0x7f7f_7f7f_7f7f_7f7f;
+        let new = &EO_IP_LAST_BYTE[usize::from(c)];
+        self.eo = [eo((kept >> 32) as u32) | new[0], eo(kept as u32) | new[1]];
+        self.ip = kept | IP_LAST_BYTE[usize::from(c)];
+    }
+}
+
+impl<const N: usize> super::cfb8::Cfb8Stream for DesCfb8<N> {
+    fn encrypt(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            let c = *b ^ self.keystream_byte();
+            *b = c;
+            self.feed(c);
+        }
+    }
+
+    fn decrypt(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            let c = *b;
+            *b = c ^ self.keystream_byte();
+            self.feed(c);
+        }
+    }
+}
+
+/// The CFB-8 stream of single DES.
+pub fn des_cfb8(key: &[u8; 8], iv: &[u8; 8]) -> Box<dyn super::cfb8::Cfb8Stream> {
+    Box::new(DesCfb8::new(Des::new(key).0, iv))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::cfb8::Cfb8;
     use cipher::{BlockCipherEncrypt, KeyInit};
     use rand::{Rng, SeedableRng};
 
@@ -346,17 +513,24 @@ mod tests {
     }
 
     #[test]
-    fn fp_undoes_ip() {
-        for x in [
-            0u64,
-            1,
-            0x0123_4567_89ab_cdef,
-            u64::MAX,
-            0x8000_0000_0000_0000,
-        ] {
+    fn ip_and_fp_match_the_tables() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let singles = (0..64).map(|i| 1u64 << i);
+        let randoms = (0..1000).map(|_| rng.random::<u64>());
+        for x in singles.chain(randoms) {
             let (l, r) = ip(x);
+            assert_eq!((u64::from(l) << 32) | u64::from(r), permute(x, &IP, 64));
             assert_eq!(fp(l, r), x);
-            assert_eq!(permute64(x, &IP_TABLES), permute(x, &IP, 64), "{x:016x}");
+            assert_eq!(fp((x >> 32) as u32, x as u32), permute(x, &FP, 64));
+            // the CFB-8 shortcuts
+            let (h, lo) = ((x >> 32) as u32, x as u32);
+            let fp_first = (fp(h, lo) >> 56) as u8;
+            assert_eq!(first_fp_byte(eo(lo) as u32, eo(h) as u32), fp_first);
+            let c = x as u8;
+            let shifted = (x << 8) | u64::from(x >> 56);
+            let next = (shifted & !0xff) | u64::from(c);
+            let kept = (permute(x, &IP, 64) >> 1) & 0x7f7f_7f7f_7f7f_7f7f;
+            assert_eq!(kept | IP_LAST_BYTE[usize::from(c)], permute(next, &IP, 64));
         }
     }
 
@@ -377,7 +551,7 @@ mod tests {
         let des = Des::new(k[..8].try_into().unwrap());
         assert_eq!(ecb(&des, &k[..8]), "e1b246e5a7c74cbc");
         let tdes = TripleDes::new(k[..24].try_into().unwrap());
-        assert!(matches!(tdes, TripleDes::Ede3 { .. }));
+        assert!(matches!(tdes, TripleDes::Ede3(_)));
         assert_eq!(ecb(&tdes, &k[..8]), "58ed248f77f6b19e");
     }
 
@@ -422,6 +596,35 @@ mod tests {
                 ours.encrypt_block(&mut block);
                 assert_eq!(block, b.as_slice());
             }
+        }
+    }
+
+    /// The IP-form stream equals generic CFB-8 over the block function.
+    #[test]
+    fn fast_cfb8_equals_generic_cfb8() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for _ in 0..20 {
+            let key: [u8; 24] = rng.random();
+            let iv: [u8; 8] = rng.random();
+            let data: Vec<u8> = (0..300).map(|_| rng.random()).collect();
+            let mut want = data.clone();
+            Cfb8::new(TripleDes::new(&key), &iv).encrypt(&mut want);
+            let mut got = data.clone();
+            let mut s = TripleDes::new(&key).cfb8(&iv);
+            let (x, y) = got.split_at_mut(123);
+            s.encrypt(x);
+            s.encrypt(y);
+            assert_eq!(got, want);
+            let mut s = TripleDes::new(&key).cfb8(&iv);
+            s.decrypt(&mut got);
+            assert_eq!(got, data);
+
+            let k8: [u8; 8] = key[..8].try_into().unwrap();
+            let mut want = data.clone();
+            Cfb8::new(Des::new(&k8), &iv).encrypt(&mut want);
+            let mut got = data.clone();
+            des_cfb8(&k8, &iv).encrypt(&mut got);
+            assert_eq!(got, want);
         }
     }
 }

@@ -8,6 +8,8 @@
 //! carries over from one packet to the next (the daemon keeps one `MCRYPT` handle per
 //! connection); XOR restarts at index 0 for every packet.
 
+#[cfg(test)]
+mod bench;
 pub mod block;
 pub mod cfb8;
 pub mod des;
@@ -313,11 +315,12 @@ fn cfb8_stream(
         Box::new(Cfb8::new(c, iv))
     }
     let stream = match method {
-        Method::Des => boxed(des::Des::new(key.try_into().expect("8-byte key")), iv),
-        Method::TripleDes => boxed(
-            des::TripleDes::new(key.try_into().expect("24-byte key")),
-            iv,
+        Method::Des => des::des_cfb8(
+            key.try_into().expect("8-byte key"),
+            iv[..8].try_into().expect("8-byte IV"),
         ),
+        Method::TripleDes => des::TripleDes::new(key.try_into().expect("24-byte key"))
+            .cfb8(iv[..8].try_into().expect("8-byte IV")),
         Method::Cast128 => boxed(rustcrypto::cast128(key), iv),
         Method::Cast256 => boxed(rustcrypto::cast256(key), iv),
         Method::Xtea => boxed(rustcrypto::xtea(key), iv),
