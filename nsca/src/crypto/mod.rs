@@ -13,6 +13,7 @@ mod bench;
 pub mod block;
 pub mod cfb8;
 pub mod des;
+pub mod rijndael;
 pub mod rustcrypto;
 #[cfg(test)]
 mod vectors;
@@ -305,6 +306,10 @@ fn mcrypt_key(method: Method, password: &[u8]) -> Vec<u8> {
     key
 }
 
+fn key32(key: &[u8]) -> &[u8; 32] {
+    key.try_into().expect("32-byte key")
+}
+
 /// The CFB-8 stream of a block-cipher method, keyed and with the IV loaded.
 fn cfb8_stream(
     method: Method,
@@ -329,6 +334,8 @@ fn cfb8_stream(
         Method::Rc2 => boxed(rustcrypto::rc2(key), iv),
         Method::Rijndael128 => boxed(rustcrypto::aes256(key), iv),
         Method::Serpent => boxed(rustcrypto::serpent(key), iv),
+        Method::Rijndael192 => boxed(rijndael::Rijndael::<6>::new(key32(key)), iv),
+        Method::Rijndael256 => boxed(rijndael::Rijndael::<8>::new(key32(key)), iv),
         other => {
             return Err(CryptoError::NotImplemented {
                 number: other.number(),
