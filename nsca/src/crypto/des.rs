@@ -331,7 +331,7 @@ impl Des {
 #[derive(Clone)]
 pub enum TripleDes {
     /// Three stages.
-    Ede3(Rounds<48>),
+    Ede3(Box<Rounds<48>>),
     /// K1 = K2 or K2 = K3 (same round keys): two stages cancel and one DES is left.
     Single(Rounds<16>),
 }
@@ -354,7 +354,7 @@ impl TripleDes {
         } else {
             let mut k2 = k2;
             k2.reverse();
-            TripleDes::Ede3(Rounds::new(&[k1, k2, k3]))
+            TripleDes::Ede3(Box::new(Rounds::new(&[k1, k2, k3])))
         }
     }
 
@@ -370,7 +370,7 @@ impl TripleDes {
     pub fn cfb8(self, iv: &[u8; 8]) -> Box<dyn super::cfb8::Cfb8Stream> {
         match self {
             TripleDes::Single(r) => Box::new(DesCfb8::new(r, iv)),
-            TripleDes::Ede3(r) => Box::new(DesCfb8::new(r, iv)),
+            TripleDes::Ede3(r) => Box::new(DesCfb8::new(*r, iv)),
         }
     }
 }
@@ -527,8 +527,7 @@ mod tests {
             let fp_first = (fp(h, lo) >> 56) as u8;
             assert_eq!(first_fp_byte(eo(lo) as u32, eo(h) as u32), fp_first);
             let c = x as u8;
-            let shifted = (x << 8) | u64::from(x >> 56);
-            let next = (shifted & !0xff) | u64::from(c);
+            let next = (x << 8) | u64::from(c);
             let kept = (permute(x, &IP, 64) >> 1) & 0x7f7f_7f7f_7f7f_7f7f;
             assert_eq!(kept | IP_LAST_BYTE[usize::from(c)], permute(next, &IP, 64));
         }
