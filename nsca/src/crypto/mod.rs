@@ -9,6 +9,7 @@
 //! connection); XOR restarts at index 0 for every packet.
 
 pub mod block;
+pub(crate) mod gost;
 
 use std::fmt;
 use std::str::FromStr;
