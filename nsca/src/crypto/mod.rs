@@ -10,6 +10,7 @@
 
 pub mod block;
 pub(crate) mod gost;
+pub(crate) mod saferplus;
 
 use std::fmt;
 use std::str::FromStr;
