@@ -10,6 +10,7 @@
 
 pub mod block;
 pub(crate) mod gost;
+pub(crate) mod loki97;
 pub(crate) mod saferplus;
 
 use std::fmt;
