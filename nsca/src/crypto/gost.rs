@@ -10,8 +10,8 @@
 //! * the key is read as eight little-endian 32-bit words, the block as two big-endian words
 //!   `n1 = BE32(in[0..4])`, `n2 = BE32(in[4..8])`, and the output is `BE32(n2) ‖ BE32(n1)`.
 //!
-//! The four 4-bit S-box pairs are folded, with the rotation, into four 256-entry tables built once
-//! per key in [`Gost::new`].
+//! The S-boxes do not depend on the key: the four pairs of 4-bit S-boxes are folded, with the
+//! rotation, into four 256-entry tables built at compile time.
 
 // Not wired into `Cipher` yet; the crypto module owner does that.
 #![allow(dead_code)]
@@ -38,8 +38,25 @@ pub(crate) const BLOCK_LEN: usize = 8;
 /// A keyed libmcrypt-compatible GOST 28147-89 (encryption direction).
 pub(crate) struct Gost {
     key: [u32; 8],
-    /// `t[j][b]`: byte `b` at byte position `j` of the word, substituted and rotated left 11.
-    t: Box<[[u32; 256]; 4]>,
+}
+
+/// `T[j][b]`: byte `b` at byte position `j` (0 = least significant) of the word, substituted by
+/// rows `k(2j+1)` (low nibble) and `k(2j+2)` (high nibble) and rotated left 11.
+static T: [[u32; 256]; 4] = tables();
+
+const fn tables() -> [[u32; 256]; 4] {
+    let mut t = [[0u32; 256]; 4];
+    let mut j = 0;
+    while j < 4 {
+        let mut b = 0;
+        while b < 256 {
+            let s = (K[2 * j + 1][b >> 4] as u32) << 4 | K[2 * j][b & 15] as u32;
+            t[j][b] = (s << (8 * j)).rotate_left(11);
+            b += 1;
+        }
+        j += 1;
+    }
+    t
 }
 
 impl Gost {
@@ -50,25 +67,16 @@ impl Gost {
         for (w, c) in k.iter_mut().zip(key.chunks_exact(4)) {
             *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
-        let mut t = Box::new([[0u32; 256]; 4]);
-        for (j, table) in t.iter_mut().enumerate() {
-            let lo = &K[2 * j];
-            let hi = &K[2 * j + 1];
-            for (b, e) in table.iter_mut().enumerate() {
-                let s = u32::from(hi[b >> 4]) << 4 | u32::from(lo[b & 15]);
-                *e = (s << (8 * j)).rotate_left(11);
-            }
-        }
-        Gost { key: k, t }
+        Gost { key: k }
     }
 
     #[inline(always)]
-    fn f(&self, x: u32) -> u32 {
+    fn f(x: u32) -> u32 {
         let [b0, b1, b2, b3] = x.to_le_bytes();
-        self.t[0][usize::from(b0)]
-            ^ self.t[1][usize::from(b1)]
-            ^ self.t[2][usize::from(b2)]
-            ^ self.t[3][usize::from(b3)]
+        T[0][usize::from(b0)]
+            ^ T[1][usize::from(b1)]
+            ^ T[2][usize::from(b2)]
+            ^ T[3][usize::from(b3)]
     }
 }
 
@@ -84,13 +92,13 @@ impl BlockEncrypt for Gost {
         let k = &self.key;
         for _ in 0..3 {
             for pair in k.chunks_exact(2) {
-                n2 ^= self.f(n1.wrapping_add(pair[0]));
-                n1 ^= self.f(n2.wrapping_add(pair[1]));
+                n2 ^= Gost::f(n1.wrapping_add(pair[0]));
+                n1 ^= Gost::f(n2.wrapping_add(pair[1]));
             }
         }
         for pair in k.rchunks_exact(2) {
-            n2 ^= self.f(n1.wrapping_add(pair[1]));
-            n1 ^= self.f(n2.wrapping_add(pair[0]));
+            n2 ^= Gost::f(n1.wrapping_add(pair[1]));
+            n1 ^= Gost::f(n2.wrapping_add(pair[0]));
         }
         block[..4].copy_from_slice(&n2.to_be_bytes());
         block[4..].copy_from_slice(&n1.to_be_bytes());
