@@ -13,8 +13,11 @@ mod bench;
 pub mod block;
 pub mod cfb8;
 pub mod des;
+pub(crate) mod gost;
+pub(crate) mod loki97;
 pub mod rijndael;
 pub mod rustcrypto;
+pub(crate) mod saferplus;
 #[cfg(test)]
 mod vectors;
 
@@ -336,6 +339,9 @@ fn cfb8_stream(
         Method::Serpent => boxed(rustcrypto::serpent(key), iv),
         Method::Rijndael192 => boxed(rijndael::Rijndael::<6>::new(key32(key)), iv),
         Method::Rijndael256 => boxed(rijndael::Rijndael::<8>::new(key32(key)), iv),
+        Method::Loki97 => boxed(loki97::Loki97::new(key), iv),
+        Method::Gost => boxed(gost::Gost::new(key), iv),
+        Method::SaferPlus => boxed(saferplus::SaferPlus::new(key), iv),
         other => {
             return Err(CryptoError::NotImplemented {
                 number: other.number(),
