@@ -322,6 +322,12 @@ fn cfb8_stream(
     fn boxed<C: BlockEncrypt + 'static>(c: C, iv: &[u8]) -> Box<dyn Cfb8Stream> {
         Box::new(Cfb8::new(c, iv))
     }
+    fn backend<C>(c: rustcrypto::Plain<C>, iv: &[u8]) -> Box<dyn Cfb8Stream>
+    where
+        C: cipher::BlockCipherEncrypt + Send + Sync + 'static,
+    {
+        Box::new(rustcrypto::BackendCfb8::new(c, iv))
+    }
     let stream = match method {
         Method::Des => des::des_cfb8(
             key.try_into().expect("8-byte key"),
@@ -329,14 +335,14 @@ fn cfb8_stream(
         ),
         Method::TripleDes => des::TripleDes::new(key.try_into().expect("24-byte key"))
             .cfb8(iv[..8].try_into().expect("8-byte IV")),
-        Method::Cast128 => boxed(rustcrypto::cast128(key), iv),
+        Method::Cast128 => backend(rustcrypto::cast128(key), iv),
         Method::Cast256 => boxed(rustcrypto::cast256(key), iv),
         Method::Xtea => boxed(rustcrypto::xtea(key), iv),
-        Method::Blowfish => boxed(rustcrypto::blowfish(key), iv),
-        Method::Twofish => boxed(rustcrypto::twofish(key), iv),
-        Method::Rc2 => boxed(rustcrypto::rc2(key), iv),
-        Method::Rijndael128 => boxed(rustcrypto::aes256(key), iv),
-        Method::Serpent => boxed(rustcrypto::serpent(key), iv),
+        Method::Blowfish => backend(rustcrypto::blowfish(key), iv),
+        Method::Twofish => backend(rustcrypto::twofish(key), iv),
+        Method::Rc2 => backend(rustcrypto::rc2(key), iv),
+        Method::Rijndael128 => backend(rustcrypto::aes256(key), iv),
+        Method::Serpent => backend(rustcrypto::serpent(key), iv),
         Method::Rijndael192 => boxed(rijndael::Rijndael::<6>::new(key32(key)), iv),
         Method::Rijndael256 => boxed(rijndael::Rijndael::<8>::new(key32(key)), iv),
         Method::Loki97 => boxed(loki97::Loki97::new(key), iv),
