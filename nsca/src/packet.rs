@@ -252,7 +252,11 @@ pub fn encode_data_packet_into(
     size: PacketSize,
     buf: &mut [u8],
 ) {
-    assert_eq!(buf.len(), size.packet_len(), "buffer must be exactly one packet");
+    assert_eq!(
+        buf.len(),
+        size.packet_len(),
+        "buffer must be exactly one packet"
+    );
     buf.fill(0);
     buf[0..2].copy_from_slice(&PACKET_VERSION.to_be_bytes());
     buf[8..12].copy_from_slice(&timestamp.to_be_bytes());
