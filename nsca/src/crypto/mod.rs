@@ -9,9 +9,16 @@
 //! connection); XOR restarts at index 0 for every packet.
 
 pub mod block;
+pub mod cfb8;
+pub mod rustcrypto;
+#[cfg(test)]
+mod vectors;
 
 use std::fmt;
 use std::str::FromStr;
+
+use block::BlockEncrypt;
+use cfb8::{Cfb8, Cfb8Stream};
 
 /// Size of the IV in the init packet.
 pub const IV_LEN: usize = 128;
@@ -123,6 +130,14 @@ pub enum CryptoError {
     /// Not a method number or name at all.
     #[error("unknown encryption method {0:?}: use a number (0-26) or a name such as none, xor, des, 3des, aes256, blowfish (see the cipher table in the README)")]
     Unknown(String),
+    /// A method NSCA servers accept but this library cannot run yet.
+    #[error("encryption method {number} ({name}) is not implemented yet in this library")]
+    NotImplemented {
+        /// Method number.
+        number: u8,
+        /// Method name.
+        name: &'static str,
+    },
     /// The IV given was shorter than the block size.
     #[error("IV of {got} bytes is too short for {method} (needs {need})")]
     ShortIv {
@@ -218,6 +233,7 @@ pub struct Cipher {
 enum State {
     None,
     Xor { iv: [u8; IV_LEN], password: Vec<u8> },
+    Cfb8(Box<dyn Cfb8Stream>),
 }
 
 impl fmt::Debug for Cipher {
@@ -238,13 +254,7 @@ impl Cipher {
                 iv: *iv,
                 password: password.to_vec(),
             },
-            other => {
-                return Err(CryptoError::Unusable {
-                    number: other.number(),
-                    name: other.name(),
-                    reason: "not implemented yet",
-                })
-            }
+            block => State::Cfb8(cfb8_stream(block, iv, &mcrypt_key(block, password))?),
         };
         Ok(Cipher { method, state })
     }
@@ -259,6 +269,7 @@ impl Cipher {
         match &mut self.state {
             State::None => {}
             State::Xor { iv, password } => xor(buf, iv, password),
+            State::Cfb8(s) => s.encrypt(buf),
         }
     }
 
@@ -267,8 +278,56 @@ impl Cipher {
         match &mut self.state {
             State::None => {}
             State::Xor { iv, password } => xor(buf, iv, password),
+            State::Cfb8(s) => s.decrypt(buf),
         }
     }
+}
+
+/// The password up to its first NUL, as C's `strlen` sees it.
+fn c_string(password: &[u8]) -> &[u8] {
+    let len = password
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(password.len());
+    &password[..len]
+}
+
+/// The key NSCA hands to libmcrypt: the password (up to its first NUL) copied into a zeroed
+/// buffer of the method's key size, cut off if longer.
+fn mcrypt_key(method: Method, password: &[u8]) -> Vec<u8> {
+    let mut key = vec![0u8; method.info().key_len];
+    let pw = c_string(password);
+    let n = pw.len().min(key.len());
+    key[..n].copy_from_slice(&pw[..n]);
+    key
+}
+
+/// The CFB-8 stream of a block-cipher method, keyed and with the IV loaded.
+fn cfb8_stream(
+    method: Method,
+    iv: &[u8; IV_LEN],
+    key: &[u8],
+) -> Result<Box<dyn Cfb8Stream>, CryptoError> {
+    fn boxed<C: BlockEncrypt + 'static>(c: C, iv: &[u8]) -> Box<dyn Cfb8Stream> {
+        Box::new(Cfb8::new(c, iv))
+    }
+    let stream = match method {
+        Method::Cast128 => boxed(rustcrypto::cast128(key), iv),
+        Method::Cast256 => boxed(rustcrypto::cast256(key), iv),
+        Method::Xtea => boxed(rustcrypto::xtea(key), iv),
+        Method::Blowfish => boxed(rustcrypto::blowfish(key), iv),
+        Method::Twofish => boxed(rustcrypto::twofish(key), iv),
+        Method::Rc2 => boxed(rustcrypto::rc2(key), iv),
+        Method::Rijndael128 => boxed(rustcrypto::aes256(key), iv),
+        Method::Serpent => boxed(rustcrypto::serpent(key), iv),
+        other => {
+            return Err(CryptoError::NotImplemented {
+                number: other.number(),
+                name: other.name(),
+            })
+        }
+    };
+    Ok(stream)
 }
 
 /// NSCA's XOR: with the IV, then with the password (up to its first NUL, like `strlen`).
@@ -276,12 +335,9 @@ fn xor(buf: &mut [u8], iv: &[u8; IV_LEN], password: &[u8]) {
     for (b, k) in buf.iter_mut().zip(iv.iter().cycle()) {
         *b ^= k;
     }
-    let pw_len = password
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(password.len());
-    if pw_len > 0 {
-        for (b, k) in buf.iter_mut().zip(password[..pw_len].iter().cycle()) {
+    let pw = c_string(password);
+    if !pw.is_empty() {
+        for (b, k) in buf.iter_mut().zip(pw.iter().cycle()) {
             *b ^= k;
         }
     }
