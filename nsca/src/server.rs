@@ -150,7 +150,13 @@ impl fmt::Debug for Receiver {
 
 impl Receiver {
     /// Bind and start accepting (on the current tokio runtime).
+    ///
+    /// Fails (`InvalidInput`) when the method cannot be set up with this password, rather than
+    /// closing every connection before the init packet as the daemon does; use
+    /// [`Fault::Refuse`] to reproduce the daemon's behaviour.
     pub async fn bind(config: ReceiverConfig) -> io::Result<Receiver> {
+        Cipher::new(config.method, &[0; IV_LEN], &config.password)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.addr).await?;
         let local_addr = listener.local_addr()?;
         let (tx, results) = mpsc::channel(1024);
