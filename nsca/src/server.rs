@@ -35,7 +35,9 @@ pub struct ReceiverConfig {
     pub method: Method,
     /// Password bytes (secret: never printed).
     pub password: Vec<u8>,
-    /// Packet layout expected from clients.
+    /// Packet layout expected from clients. Any number of packets per connection is accepted
+    /// in both layouts (like a 2.7 server for legacy); the 2.9.1+ daemon's "one 720-byte packet
+    /// then EOF" fallback inside v3 mode is not emulated.
     pub packet: PacketSize,
     /// Idle time after which a connection that sends nothing is closed (the daemon: 10 s).
     pub read_timeout: Duration,
