@@ -280,3 +280,118 @@ are skipped with a warning instead of corrupting Nagios' command file; fields ar
 character boundary; --legacy-2-7-mode opens one connection per result, so several results
 reach NSCA 2.9.1+ servers (send_nsca's are silently lost there).
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Action, ArgsError> {
+        let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        parse(&args)
+    }
+
+    fn send(args: &[&str]) -> SendArgs {
+        match p(args) {
+            Ok(Action::Send(a)) => a,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let a = send(&["-H", "nagios"]);
+        assert_eq!(a.host, "nagios");
+        assert_eq!(a.port, 5667);
+        assert_eq!(a.timeout_secs, 10);
+        assert_eq!(a.delimiter, b'\t');
+        assert_eq!(a.set_delimiter, 0x17);
+        assert_eq!(a.config, PathBuf::from("send_nsca.cfg"));
+        assert!(!a.quiet && !a.legacy && a.server_escapes);
+        assert_eq!(a.encryption, None);
+    }
+
+    #[test]
+    fn send_nsca_spellings() {
+        let a = send(&[
+            "--quiet",
+            "-H",
+            "n",
+            "-p",
+            "15667",
+            "-to",
+            "3",
+            "-d",
+            ",",
+            "-ds",
+            "0x0a",
+            "-c",
+            "/etc/send_nsca.cfg",
+            "--legacy-2-7-mode",
+        ]);
+        assert_eq!(
+            (a.port, a.timeout_secs, a.delimiter, a.set_delimiter),
+            (15667, 3, b',', b'\n')
+        );
+        assert!(a.quiet && a.legacy);
+        assert_eq!(a.config, PathBuf::from("/etc/send_nsca.cfg"));
+        // atoi, like send_nsca.
+        assert_eq!(send(&["-H", "n", "-to", "5s"]).timeout_secs, 5);
+    }
+
+    #[test]
+    fn old_syntax_host_first() {
+        assert_eq!(send(&["nagios", "-p", "1"]).host, "nagios");
+        assert_eq!(send(&["nagios", "-H", "other"]).host, "other");
+    }
+
+    #[test]
+    fn our_long_options() {
+        let a = send(&[
+            "-H",
+            "n",
+            "--encryption",
+            "aes256",
+            "--password-file=/run/pw",
+            "--server-escapes",
+            "no",
+        ]);
+        assert_eq!(a.encryption.as_deref(), Some("aes256"));
+        assert_eq!(a.password_file, Some(PathBuf::from("/run/pw")));
+        assert!(!a.server_escapes);
+        assert_eq!(
+            send(&["-H", "n", "--encryption=14"]).encryption.as_deref(),
+            Some("14")
+        );
+    }
+
+    #[test]
+    fn help_version_license() {
+        assert_eq!(p(&[]), Ok(Action::Help));
+        assert_eq!(p(&["-h"]), Ok(Action::Help));
+        assert_eq!(p(&["-H", "x", "--help"]), Ok(Action::Help));
+        assert_eq!(p(&["-V"]), Ok(Action::Version));
+        assert_eq!(p(&["--license"]), Ok(Action::License));
+    }
+
+    #[test]
+    fn bad_arguments() {
+        for args in [
+            &["-H", "n", "-to", "0"][..],
+            &["-H", "n", "-to", "-5"],
+            &["-H", "n", "-to", "abc"],
+            &["-H", "n", "-p", "0"],
+            &["-H", "n", "-p", "70000"],
+            &["-H"],
+            &["-H", "n", "-d"],
+            &["-H", "n", "-ds"],
+            &["-H", "n", "-x"],
+            &["-H", "n", "extra"],
+            &["-p", "1"],
+            &["-H", "n", "--server-escapes", "maybe"],
+            &["-H", "n", "--quiet=yes"],
+            &["-H", "n", "-d", "99999999999999999999"],
+        ] {
+            assert!(p(args).is_err(), "{args:?} was accepted");
+        }
+    }
+}
