@@ -149,7 +149,9 @@ fn run(a: &SendArgs) -> i32 {
             }
         }
         End::TooLong(e) => {
-            eprintln!("Error: Input set is longer than max allowed: {e}");
+            // send_nsca prints this line on stdout; keep it there for scripts that read it.
+            println!("Error: Input set is longer than max allowed.");
+            eprintln!("error: {e}; split the result or shorten its output");
             EXIT_TOO_LONG
         }
         End::Client(e) => {
