@@ -35,7 +35,9 @@ pub struct ReceiverConfig {
     pub method: Method,
     /// Password bytes (secret: never printed).
     pub password: Vec<u8>,
-    /// Packet layout expected from clients.
+    /// Packet layout expected from clients. Any number of packets per connection is accepted
+    /// in both layouts (like a 2.7 server for legacy); the 2.9.1+ daemon's "one 720-byte packet
+    /// then EOF" fallback inside v3 mode is not emulated.
     pub packet: PacketSize,
     /// Idle time after which a connection that sends nothing is closed (the daemon: 10 s).
     pub read_timeout: Duration,
@@ -150,7 +152,13 @@ impl fmt::Debug for Receiver {
 
 impl Receiver {
     /// Bind and start accepting (on the current tokio runtime).
+    ///
+    /// Fails (`InvalidInput`) when the method cannot be set up with this password, rather than
+    /// closing every connection before the init packet as the daemon does; use
+    /// [`Fault::Refuse`] to reproduce the daemon's behaviour.
     pub async fn bind(config: ReceiverConfig) -> io::Result<Receiver> {
+        Cipher::new(config.method, &[0; IV_LEN], &config.password)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(config.addr).await?;
         let local_addr = listener.local_addr()?;
         let (tx, results) = mpsc::channel(1024);

@@ -10,6 +10,7 @@
 
 pub mod block;
 pub mod cfb8;
+pub mod des;
 pub mod rustcrypto;
 #[cfg(test)]
 mod vectors;
@@ -312,6 +313,11 @@ fn cfb8_stream(
         Box::new(Cfb8::new(c, iv))
     }
     let stream = match method {
+        Method::Des => boxed(des::Des::new(key.try_into().expect("8-byte key")), iv),
+        Method::TripleDes => boxed(
+            des::TripleDes::new(key.try_into().expect("24-byte key")),
+            iv,
+        ),
         Method::Cast128 => boxed(rustcrypto::cast128(key), iv),
         Method::Cast256 => boxed(rustcrypto::cast256(key), iv),
         Method::Xtea => boxed(rustcrypto::xtea(key), iv),
