@@ -297,7 +297,7 @@ fn legacy_mode_single_result() {
 
 #[test]
 fn real_ciphers() {
-    for method in [8u8, 14] {
+    for method in [3u8, 8, 14] {
         let cfg = format!("password={PASSWORD}\nencryption_method={method}\n");
         let Some((theirs, ours, stderr)) =
             both_with(method, &cfg, &[], b"h\ts\t2\tone\x17h\t0\ttwo")
