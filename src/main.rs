@@ -1,6 +1,44 @@
-//! The `nagbridge` binary.
+//! The `nagbridge` binary: dispatches on the program name (`send_nsca` behaves as
+//! `nagbridge send`) and on the subcommand. No logic beyond wiring.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "nagbridge",
+    version,
+    about = "Backup results to Nagios passive checks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Send passive checks read from stdin (a drop-in for send_nsca; see `nagbridge send --help`)
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Send {
+        /// send_nsca's options, e.g. -H nagios -c /etc/send_nsca.cfg
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<OsString>,
+    },
+}
 
 fn main() {
-    eprintln!("nagbridge: not yet");
-    std::process::exit(2);
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_os_string());
+    if invoked_as.as_deref() == Some("send_nsca".as_ref()) {
+        std::process::exit(nagbridge::cli::send::main(&argv.split_off(1)));
+    }
+    let code = match Cli::parse().command {
+        Command::Send { args } => nagbridge::cli::send::main(&args),
+    };
+    std::process::exit(code);
 }

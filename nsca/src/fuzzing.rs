@@ -97,3 +97,51 @@ pub fn round_trip(data: &[u8]) {
         assert_eq!(got.check.return_code, rc);
     }
 }
+
+/// Parse arbitrary bytes as send_nsca's stdin with the default and two other delimiter pairs;
+/// the streaming splitter must agree with the whole-input parser.
+pub fn send_nsca_input(data: &[u8]) {
+    use crate::send_nsca::{parse_input, parse_record, Delimiters, RecordSplitter, Split};
+    for d in [
+        Delimiters::default(),
+        Delimiters {
+            field: b' ',
+            set: b'\n',
+        },
+        Delimiters { field: 0, set: 0 },
+    ] {
+        let whole = parse_input(data, d);
+        let mut splitter = RecordSplitter::new(d.set);
+        let mut splits = splitter.push(data);
+        splits.extend(splitter.finish().map(Split::Record));
+        let streamed: Vec<_> = splits
+            .iter()
+            .filter_map(|s| match s {
+                Split::Record(r) => parse_record(r, d.field).map(|r| r.host.to_vec()),
+                Split::TooLong(_) => None,
+            })
+            .collect();
+        let hosts: Vec<_> = whole.records.iter().map(|r| r.host.to_vec()).collect();
+        assert_eq!(streamed, hosts);
+        for r in &whole.records {
+            assert!(!r.host.is_empty() && !r.output.is_empty());
+        }
+    }
+}
+
+/// Parse arbitrary bytes as a `send_nsca.cfg`; warnings must never contain the password.
+pub fn send_nsca_config(data: &[u8]) {
+    if let Ok((config, warnings)) = crate::send_nsca::parse_config(data) {
+        if let Some(pw) = config.password.filter(|p| p.len() >= 4) {
+            let pw = String::from_utf8_lossy(&pw).into_owned();
+            for w in warnings {
+                assert!(!w.message.contains(&pw));
+            }
+        }
+    }
+}
+
+/// Parse arbitrary bytes as a `-d`/`-ds` argument.
+pub fn send_nsca_delimiter(data: &[u8]) {
+    let _ = crate::send_nsca::parse_delimiter(data);
+}

@@ -1,2 +1,5 @@
 //! Command-line wiring: one file per command, no logic beyond parsing arguments and calling
 //! into the libraries.
+
+pub mod send;
+pub mod send_args;
