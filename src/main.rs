@@ -26,6 +26,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<OsString>,
     },
+    /// A self-contained tour: an in-process NSCA receiver gets sample backup results over the
+    /// real protocol (AES and XOR), and you see what Nagios would receive. No outside server.
+    Demo,
 }
 
 fn main() {
@@ -39,6 +42,28 @@ fn main() {
     }
     let code = match Cli::parse().command {
         Command::Send { args } => nagbridge::cli::send::main(&args),
+        Command::Demo => run_async(nagbridge::cli::demo::run()),
     };
     std::process::exit(code);
+}
+
+/// Run an async command on a small runtime; errors print as a readable chain and exit 1.
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nagbridge: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("nagbridge: {e:#}");
+            1
+        }
+    }
 }

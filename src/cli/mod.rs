@@ -1,5 +1,6 @@
 //! Command-line wiring: one file per command, no logic beyond parsing arguments and calling
 //! into the libraries.
 
+pub mod demo;
 pub mod send;
 pub mod send_args;
