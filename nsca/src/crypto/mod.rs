@@ -239,7 +239,9 @@ pub struct Cipher {
 
 enum State {
     None,
-    Xor { iv: [u8; IV_LEN], password: Vec<u8> },
+    /// XOR restarts at index 0 for every packet, so IV and password combine into one fixed
+    /// keystream, built once per connection for the longest packet (grown if ever needed).
+    Xor(XorKeystream),
     Cfb8(Box<dyn Cfb8Stream>),
 }
 
@@ -257,10 +259,7 @@ impl Cipher {
     pub fn new(method: Method, iv: &[u8; IV_LEN], password: &[u8]) -> Result<Cipher, CryptoError> {
         let state = match method {
             Method::None => State::None,
-            Method::Xor => State::Xor {
-                iv: *iv,
-                password: password.to_vec(),
-            },
+            Method::Xor => State::Xor(XorKeystream::new(iv, password)),
             block => State::Cfb8(cfb8_stream(block, iv, &mcrypt_key(block, password))?),
         };
         Ok(Cipher { method, state })
@@ -275,7 +274,7 @@ impl Cipher {
     pub fn encrypt(&mut self, buf: &mut [u8]) {
         match &mut self.state {
             State::None => {}
-            State::Xor { iv, password } => xor(buf, iv, password),
+            State::Xor(ks) => ks.apply(buf),
             State::Cfb8(s) => s.encrypt(buf),
         }
     }
@@ -284,7 +283,7 @@ impl Cipher {
     pub fn decrypt(&mut self, buf: &mut [u8]) {
         match &mut self.state {
             State::None => {}
-            State::Xor { iv, password } => xor(buf, iv, password),
+            State::Xor(ks) => ks.apply(buf),
             State::Cfb8(s) => s.decrypt(buf),
         }
     }
@@ -358,14 +357,46 @@ fn cfb8_stream(
     Ok(stream)
 }
 
-/// NSCA's XOR: with the IV, then with the password (up to its first NUL, like `strlen`).
-fn xor(buf: &mut [u8], iv: &[u8; IV_LEN], password: &[u8]) {
-    for (b, k) in buf.iter_mut().zip(iv.iter().cycle()) {
-        *b ^= k;
+/// NSCA's XOR: every byte XORed with the IV (`iv[i % 128]`), then with the password
+/// (`pw[i % strlen(pw)]`), both indices starting at 0 in every packet. The two passes are folded
+/// into one keystream so a packet costs one vectorisable pass.
+struct XorKeystream {
+    iv: [u8; IV_LEN],
+    password: Vec<u8>,
+    keystream: Vec<u8>,
+}
+
+impl XorKeystream {
+    /// Longest packet of the protocol (v3).
+    const PACKET: usize = 4304;
+
+    fn new(iv: &[u8; IV_LEN], password: &[u8]) -> XorKeystream {
+        let mut ks = XorKeystream {
+            iv: *iv,
+            password: c_string(password).to_vec(),
+            keystream: Vec::new(),
+        };
+        ks.grow(Self::PACKET);
+        ks
     }
-    let pw = c_string(password);
-    if !pw.is_empty() {
-        for (b, k) in buf.iter_mut().zip(pw.iter().cycle()) {
+
+    fn grow(&mut self, len: usize) {
+        let start = self.keystream.len();
+        self.keystream.extend((start..len).map(|i| {
+            let p = if self.password.is_empty() {
+                0
+            } else {
+                self.password[i % self.password.len()]
+            };
+            self.iv[i % IV_LEN] ^ p
+        }));
+    }
+
+    fn apply(&mut self, buf: &mut [u8]) {
+        if buf.len() > self.keystream.len() {
+            self.grow(buf.len());
+        }
+        for (b, k) in buf.iter_mut().zip(&self.keystream) {
             *b ^= k;
         }
     }
@@ -404,6 +435,27 @@ mod tests {
             hex::encode(&l[..32]),
             "706c726a4ee5a5c13d302c242439717b743ec3edece4f8d0d8d7dab2a2baa6b9"
         );
+    }
+
+    #[test]
+    fn xor_keystream_equals_the_two_pass_definition_at_any_length() {
+        let iv = test_iv();
+        for pw in [&b""[..], b"secret", b"pw\0ignored", &[7u8; 200]] {
+            let mut c = Cipher::new(Method::Xor, &iv, pw).unwrap();
+            for len in [0, 1, 720, 4304, 5000] {
+                let mut buf: Vec<u8> = (0..len).map(|i| (i * 31) as u8).collect();
+                let mut want = buf.clone();
+                let pw = c_string(pw);
+                for (i, b) in want.iter_mut().enumerate() {
+                    *b ^= iv[i % IV_LEN];
+                    if !pw.is_empty() {
+                        *b ^= pw[i % pw.len()];
+                    }
+                }
+                c.encrypt(&mut buf);
+                assert_eq!(buf, want, "password {pw:?}, length {len}");
+            }
+        }
     }
 
     #[test]
