@@ -234,10 +234,12 @@ impl Twofish {
 }
 
 impl BlockEncrypt for Twofish {
+    #[inline(always)]
     fn block_len(&self) -> usize {
         BLOCK_LEN
     }
 
+    #[inline(always)]
     fn encrypt_block(&self, block: &mut [u8]) {
         let block: &mut [u8; BLOCK_LEN] = block.try_into().expect("16-byte Twofish block");
         let k = &self.subkeys;
