@@ -18,6 +18,7 @@ pub(crate) mod loki97;
 pub mod rijndael;
 pub mod rustcrypto;
 pub(crate) mod saferplus;
+pub(crate) mod twofish;
 #[cfg(test)]
 mod vectors;
 
@@ -338,7 +339,7 @@ fn cfb8_stream(
         Method::Cast256 => boxed(rustcrypto::cast256(key), iv),
         Method::Xtea => boxed(rustcrypto::xtea(key), iv),
         Method::Blowfish => backend(rustcrypto::blowfish(key), iv),
-        Method::Twofish => backend(rustcrypto::twofish(key), iv),
+        Method::Twofish => boxed(twofish::Twofish::new(key), iv),
         Method::Rc2 => backend(rustcrypto::rc2(key), iv),
         Method::Rijndael128 => backend(rustcrypto::aes256(key), iv),
         Method::Serpent => backend(rustcrypto::serpent(key), iv),

@@ -1,6 +1,6 @@
 //! Adapters that make RustCrypto block ciphers behave exactly like their libmcrypt namesakes.
 //!
-//! Owns: constructing CAST-128, CAST-256, xTEA, Blowfish, Twofish, RC2, AES-256 (NSCA's
+//! Owns: constructing CAST-128, CAST-256, xTEA, Blowfish, RC2, AES-256 (NSCA's
 //! "Rijndael-128") and Serpent from an NSCA key, and the byte swaps libmcrypt's word order
 //! needs (CAST-256 and xTEA), and [`BackendCfb8`], which runs CFB-8 inside the crate's chosen
 //! backend so that AES selects AES-NI once per packet, not once per byte (3x faster). Does not
@@ -162,11 +162,6 @@ pub fn blowfish(key: &[u8]) -> Plain<blowfish::Blowfish> {
     Plain(keyed(key))
 }
 
-/// Twofish (method 9) with a 32-byte key.
-pub fn twofish(key: &[u8]) -> Plain<twofish::Twofish> {
-    Plain(keyed(key))
-}
-
 /// RC2 (method 11) with a 128-byte key, effective key length 1024 bits.
 pub fn rc2(key: &[u8]) -> Plain<rc2::Rc2> {
     Plain(rc2::Rc2::new_with_eff_key_len(key, 1024))
@@ -203,7 +198,6 @@ mod tests {
         assert_eq!(ecb(&cast256(&key(32))), "b3fb2cefcad5532de25bfc0f905a19f4");
         assert_eq!(ecb(&xtea(&key(16))), "ffc52d10a010010b");
         assert_eq!(ecb(&blowfish(&key(56))), "373c66bba50eb9cc");
-        assert_eq!(ecb(&twofish(&key(32))), "8ef0272c42db838bcf7b07af0ec30f38");
         assert_eq!(ecb(&rc2(&key(128))), "8a8f8e5c5a04c73b");
         assert_eq!(ecb(&aes256(&key(32))), "5a6e045708fb7196f02e553d02c3a692");
         assert_eq!(ecb(&serpent(&key(32))), "de269ff833e432b85b2e88d2701ce75c");
