@@ -29,6 +29,8 @@ enum Command {
     /// A self-contained tour: an in-process NSCA receiver gets sample backup results over the
     /// real protocol (AES and XOR), and you see what Nagios would receive. No outside server.
     Demo,
+    /// Print the outcome(s) derived from each file as JSON lines; no network
+    Parse(nagbridge::cli::parse::ParseArgs),
 }
 
 fn main() {
@@ -43,6 +45,7 @@ fn main() {
     let code = match Cli::parse().command {
         Command::Send { args } => nagbridge::cli::send::main(&args),
         Command::Demo => run_async(nagbridge::cli::demo::run()),
+        Command::Parse(args) => nagbridge::cli::parse::run(&args),
     };
     std::process::exit(code);
 }

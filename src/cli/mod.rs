@@ -2,5 +2,6 @@
 //! into the libraries.
 
 pub mod demo;
+pub mod parse;
 pub mod send;
 pub mod send_args;

@@ -1,0 +1,42 @@
+//! `format = "auto"`: pick the format from the content (and the file name where that is
+//! reliable). An input no detector recognises becomes an `unknown` outcome that names the
+//! formats tried.
+
+use super::{native, Format, Input, Parsed};
+use crate::outcome::Outcome;
+
+/// A detector: does this input look like that format?
+type Detector = fn(&Input<'_>) -> bool;
+
+/// Detectors in the order they are tried (most specific first).
+const DETECTORS: &[(Format, Detector)] = &[(Format::Native, |i| native::looks_native(i.bytes))];
+
+/// The detected format, if any.
+pub fn detect(input: &Input<'_>) -> Option<Format> {
+    DETECTORS
+        .iter()
+        .find(|(_, looks)| looks(input))
+        .map(|(f, _)| *f)
+}
+
+/// Detect, then parse; undetectable input gives one `unknown` outcome.
+pub fn parse_auto(input: &Input<'_>) -> Parsed {
+    match detect(input) {
+        Some(format) => super::parse(format, input),
+        None => {
+            let tried: Vec<&str> = DETECTORS.iter().map(|(f, _)| f.name()).collect();
+            Parsed {
+                outcomes: vec![Outcome::unknown(
+                    &input.options.job,
+                    &input.meta.path,
+                    format!(
+                        "could not detect the format (tried {}); set format in the [[watch]] section",
+                        tried.join(", ")
+                    ),
+                )],
+                consumed: input.bytes.len(),
+                format: None,
+            }
+        }
+    }
+}
