@@ -92,10 +92,11 @@ fn outcome(mut value: Value, input: &Input<'_>, line: Option<usize>) -> Outcome 
             format!("{at}expected a JSON object with at least \"status\""),
         );
     };
-    if !obj
+    let has_job = obj
         .get("job")
-        .is_some_and(|j| j.as_str().is_some_and(|s| !s.trim().is_empty()))
-    {
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.trim().is_empty());
+    if !has_job {
         obj.insert("job".into(), Value::String(input.options.job.clone()));
     }
     if !obj.contains_key("status") {
