@@ -2,6 +2,8 @@
 //! `send_nsca`) on free loopback ports in temp dirs, and stops them by process id on drop.
 #![allow(dead_code)]
 
+pub mod nagios;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -18,9 +20,9 @@ pub fn have_peer(path: &str) -> bool {
         return true;
     }
     if std::env::var_os("NAGBRIDGE_REQUIRE_PEERS").is_some() {
-        panic!("{path} is missing: install Debian's nsca and nsca-client (scripts/test does)");
+        panic!("{path} is missing: install its Debian package (scripts/test does)");
     }
-    eprintln!("skipping: {path} is missing (install nsca and nsca-client, or run scripts/test)");
+    eprintln!("skipping: {path} is missing (install its Debian package, or run scripts/test)");
     false
 }
 
@@ -37,6 +39,7 @@ pub fn free_port() -> u16 {
 pub struct NscaDaemon {
     pub port: u16,
     pub dir: tempfile::TempDir,
+    command_file: PathBuf,
     child: Child,
 }
 
@@ -49,13 +52,37 @@ impl NscaDaemon {
 
     /// As `start`, with extra `nsca.cfg` lines.
     pub fn start_with(method: u8, password: Option<&str>, extra: &str) -> NscaDaemon {
+        Self::spawn(method, password, extra, None)
+    }
+
+    /// As `start`, writing to `command_file` (e.g. a running Nagios' FIFO, see
+    /// `nagios::Nagios::command_file`) instead of a plain file in its temp dir. `lines()` and
+    /// `wait_lines()` read only that plain file: use Nagios' state instead.
+    pub fn start_for(method: u8, password: Option<&str>, command_file: &Path) -> NscaDaemon {
+        Self::spawn(method, password, "", Some(command_file))
+    }
+
+    fn spawn(
+        method: u8,
+        password: Option<&str>,
+        extra: &str,
+        command_file: Option<&Path>,
+    ) -> NscaDaemon {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let d = dir.path().display();
-        std::fs::File::create(dir.path().join("cmd")).unwrap();
+        let command_file = match command_file {
+            Some(path) => path.to_path_buf(),
+            None => {
+                let path = dir.path().join("cmd");
+                std::fs::File::create(&path).unwrap();
+                path
+            }
+        };
+        let c = command_file.display();
         let mut cfg = format!(
             "pid_file={d}/nsca.pid\nserver_port={port}\nserver_address=127.0.0.1\n\
-             nsca_user=root\nnsca_group=root\ndebug=1\ncommand_file={d}/cmd\n\
+             nsca_user=root\nnsca_group=root\ndebug=1\ncommand_file={c}\n\
              alternate_dump_file={d}/dump\naggregate_writes=0\nappend_to_file=1\n\
              max_packet_age=30\ndecryption_method={method}\n{extra}\n"
         );
@@ -72,7 +99,12 @@ impl NscaDaemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("start nsca");
-        let daemon = NscaDaemon { port, dir, child };
+        let daemon = NscaDaemon {
+            port,
+            dir,
+            command_file,
+            child,
+        };
         daemon.wait_listening();
         daemon
     }
@@ -95,11 +127,16 @@ impl NscaDaemon {
     }
 
     pub fn command_file(&self) -> PathBuf {
-        self.dir.path().join("cmd")
+        self.command_file.clone()
     }
 
     /// The command-file lines so far, with the `[timestamp] ` prefix removed.
     pub fn lines(&self) -> Vec<String> {
+        assert!(
+            !self.command_file.metadata().is_ok_and(|m| !m.is_file()),
+            "lines(): {} is not a plain file (started with start_for?)",
+            self.command_file.display()
+        );
         let raw = std::fs::read(self.command_file()).unwrap_or_default();
         String::from_utf8_lossy(&raw)
             .lines()
