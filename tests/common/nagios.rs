@@ -414,6 +414,7 @@ impl Nagios {
 
     /// Poll status.dat until `pred` holds for the service; panics after `timeout` with the last
     /// state seen and the log.
+    #[track_caller]
     pub fn wait_service(
         &self,
         host: &str,
@@ -430,6 +431,7 @@ impl Nagios {
     }
 
     /// As `wait_service`, for a host.
+    #[track_caller]
     pub fn wait_host(
         &self,
         host: &str,
@@ -439,6 +441,7 @@ impl Nagios {
         self.wait_for(|| self.host_state(host), pred, timeout, host)
     }
 
+    #[track_caller]
     fn wait_for(
         &self,
         get: impl Fn() -> Option<ServiceStatus>,
