@@ -4,3 +4,4 @@
 //! `send_nsca`; the agent comes later). The NSCA protocol itself is the `nsca` crate.
 
 pub mod cli;
+pub mod config;

@@ -2,7 +2,7 @@
 //! `nagbridge send`) and on the subcommand. No logic beyond wiring.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +29,13 @@ enum Command {
     /// A self-contained tour: an in-process NSCA receiver gets sample backup results over the
     /// real protocol (AES and XOR), and you see what Nagios would receive. No outside server.
     Demo,
+    /// Validate the config file offline: exit 0 when valid, else print every problem with its
+    /// key path and exit 2
+    CheckConfig {
+        /// Config file [default: $NAGBRIDGE_CONFIG, else /etc/nagbridge/nagbridge.toml]
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() {
@@ -43,6 +50,7 @@ fn main() {
     let code = match Cli::parse().command {
         Command::Send { args } => nagbridge::cli::send::main(&args),
         Command::Demo => run_async(nagbridge::cli::demo::run()),
+        Command::CheckConfig { config } => nagbridge::cli::check_config::main(config.as_deref()),
     };
     std::process::exit(code);
 }
