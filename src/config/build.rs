@@ -16,14 +16,34 @@ use super::problem::{suggestion, Problems};
 use super::reader::{self as r, Section};
 use super::sections::*;
 use super::template::{Template, CHECK_VARIABLES, WATCH_JOB_VARIABLES};
+use super::validate;
 
 /// The sections read from one file (before cross-checks).
 pub(crate) struct Parts {
     pub agent: Agent,
     pub nsca: Option<Nsca>,
-    pub watches: Vec<Watch>,
-    pub jobs: Vec<JobRule>,
-    pub channels: Vec<Channel>,
+    /// With the index of their `[[watch]]` (entries with errors are left out).
+    pub watches: Vec<(usize, Watch)>,
+    pub jobs: Vec<(usize, JobRule)>,
+    pub channels: Vec<(usize, Channel)>,
+}
+
+fn indexed<T>(
+    items: Vec<(String, &Table)>,
+    p: &mut Problems,
+    read: impl Fn(String, &Table, &mut Problems) -> Option<T>,
+) -> Vec<(usize, T)> {
+    items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, (path, t))| {
+            // An entry with a problem is left out of the cross-checks: its defaults would
+            // only cause follow-on problems.
+            let before = p.errors.len();
+            let item = read(path, t, p)?;
+            (p.errors.len() == before).then_some((i, item))
+        })
+        .collect()
 }
 
 /// Read the whole file.
@@ -31,18 +51,12 @@ pub(crate) fn read_root(root: &Table, p: &mut Problems) -> Parts {
     let mut s = Section::new("", root);
     let agent = agent(s.raw("agent"), p);
     let nsca = nsca(s.raw("nsca"), p);
-    let watches = array_of_tables(s.raw("watch"), "watch", p)
-        .into_iter()
-        .filter_map(|(path, t)| watch(path, t, p))
-        .collect();
-    let jobs = array_of_tables(s.raw("job"), "job", p)
-        .into_iter()
-        .filter_map(|(path, t)| job(path, t, p))
-        .collect();
-    let channels = array_of_tables(s.raw("channel"), "channel", p)
-        .into_iter()
-        .filter_map(|(path, t)| channel(path, t, p))
-        .collect();
+    let watches = array_of_tables(s.raw("watch"), "watch", p);
+    let watches = indexed(watches, p, watch);
+    let jobs = array_of_tables(s.raw("job"), "job", p);
+    let jobs = indexed(jobs, p, job);
+    let channels = array_of_tables(s.raw("channel"), "channel", p);
+    let channels = indexed(channels, p, channel);
     s.finish(p);
     Parts {
         agent,
@@ -205,10 +219,16 @@ fn nsca(v: Option<&Value>, p: &mut Problems) -> Option<Nsca> {
     let server = s.required(p, "server", server);
     let encryption = s.read(p, "encryption", encryption);
     let password = s.read(p, "password", r::secret);
+    if let Some(secret) = &password {
+        validate::check_secret("nsca.password", secret, p);
+    }
+    if let Some(method) = encryption.or((!t.contains_key("encryption")).then_some(Method::Xor)) {
+        validate::encryption(method, password.is_some(), p);
+    }
     let packet = s.read(p, "packet", packet).unwrap_or_default();
     let timeout = s.read(p, "timeout", r::duration);
-    let host = s.read(p, "host", r::template(CHECK_VARIABLES));
-    let service = s.read(p, "service", r::template(CHECK_VARIABLES));
+    let host = s.read(p, "host", name_template(HOST_LIMIT));
+    let service = s.read(p, "service", name_template(SERVICE_LIMIT));
     let escapes = s.read(p, "server_escapes", r::boolean);
     if packet == PacketSize::Legacy && escapes == Some(true) {
         p.error(
@@ -227,6 +247,25 @@ fn nsca(v: Option<&Value>, p: &mut Problems) -> Option<Nsca> {
         service: service.unwrap_or_else(|| default_template(DEFAULT_SERVICE_TEMPLATE)),
         server_escapes: escapes.unwrap_or(packet != PacketSize::Legacy),
     })
+}
+
+/// Longest host name NSCA carries.
+const HOST_LIMIT: usize = 63;
+/// Longest service description NSCA carries.
+const SERVICE_LIMIT: usize = 127;
+
+/// A host or service template; without variables it is a fixed name, checked now.
+fn name_template(limit: usize) -> impl Fn(&Value) -> Result<Template, String> {
+    move |v| {
+        let t = r::template(CHECK_VARIABLES)(v)?;
+        if let Some(name) = t.as_static() {
+            if name.trim().is_empty() {
+                return Err("renders an empty name".into());
+            }
+            check_nagios_name(&name, limit)?;
+        }
+        Ok(t)
+    }
 }
 
 fn default_template(text: &str) -> Template {
@@ -328,8 +367,8 @@ fn job(path: String, t: &Table, p: &mut Problems) -> Option<JobRule> {
             "grace only applies with every (the expected cadence); add every or remove grace",
         );
     }
-    let service = s.read(p, "service", r::template(CHECK_VARIABLES));
-    let host = s.read(p, "host", r::template(CHECK_VARIABLES));
+    let service = s.read(p, "service", name_template(SERVICE_LIMIT));
+    let host = s.read(p, "host", name_template(HOST_LIMIT));
     s.finish(p);
     let (name, pattern) = name?;
     Some(JobRule {
@@ -349,6 +388,9 @@ fn channel(path: String, t: &Table, p: &mut Problems) -> Option<Channel> {
     let when = s.read(p, "when", r::keyword::<When>);
     // The other keys belong to the channel type's own config (a later issue): kept as written.
     let options: Table = s.rest().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for (key, value) in &options {
+        super::validate::secret_refs(&s.key(key), value, p);
+    }
     Some(Channel {
         name: name?,
         kind: kind?,

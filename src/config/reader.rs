@@ -141,7 +141,7 @@ pub(crate) fn table(v: &Value) -> Result<&Table, String> {
 pub(crate) fn any_duration(v: &Value) -> Result<Duration, String> {
     match v {
         Value::String(s) => duration::parse_duration(s).map_err(|e| e.to_string()),
-        Value::Integer(n) => Err(format!(
+        Value::Integer(n) if *n > 0 => Err(format!(
             "expected a duration string, found the bare number {n}; add a unit, e.g. \"{n}s\""
         )),
         other => Err(format!(

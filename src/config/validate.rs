@@ -1,49 +1,31 @@
-//! Checks across keys and against the outside world, run after every section was read:
-//! duplicates, Nagios name limits of static templates, secrets that cannot be read, weak
-//! encryption.
+//! Checks across entries and against the outside world: duplicate watches, job rules and
+//! channel names (run after every section was read), secrets that cannot be read and weak
+//! encryption (called while reading).
 //!
 //! Owns: the semantic rules. Reports problems; never changes the config.
 
 use nsca::crypto::Method;
 use toml::Value;
 
-use super::build::{check_nagios_name, Parts};
+use super::build::Parts;
 use super::problem::Problems;
 use super::reader::join;
 use super::secret::Secret;
-use super::template::Template;
-
-/// Longest host name NSCA carries.
-const HOST_LIMIT: usize = 63;
-/// Longest service description NSCA carries.
-const SERVICE_LIMIT: usize = 127;
 
 /// Every cross-check.
 pub(crate) fn validate(parts: &Parts, p: &mut Problems) {
     duplicate_watches(parts, p);
     duplicate_jobs(parts, p);
     duplicate_channels(parts, p);
-    static_names(parts, p);
-    if let Some(nsca) = &parts.nsca {
-        encryption(nsca.encryption, nsca.password.is_some(), p);
-        if let Some(secret) = &nsca.password {
-            check_secret("nsca.password", secret, p);
-        }
-    }
-    for (i, c) in parts.channels.iter().enumerate() {
-        for (key, value) in &c.options {
-            secret_refs(&join(&format!("channel[{i}]"), key), value, p);
-        }
-    }
 }
 
 fn duplicate_watches(parts: &Parts, p: &mut Problems) {
-    for (j, b) in parts.watches.iter().enumerate() {
-        let same = parts.watches[..j].iter().position(|a| {
+    for (n, (j, b)) in parts.watches.iter().enumerate() {
+        let same = parts.watches[..n].iter().find(|(_, a)| {
             a.path == b.path
                 && (a.glob == b.glob || a.glob.as_str() == "*" || b.glob.as_str() == "*")
         });
-        if let Some(i) = same {
+        if let Some((i, _)) = same {
             p.error(
                 format!("watch[{j}].path"),
                 format!(
@@ -56,8 +38,8 @@ fn duplicate_watches(parts: &Parts, p: &mut Problems) {
 }
 
 fn duplicate_jobs(parts: &Parts, p: &mut Problems) {
-    for (j, b) in parts.jobs.iter().enumerate() {
-        if let Some(i) = parts.jobs[..j].iter().position(|a| a.name == b.name) {
+    for (n, (j, b)) in parts.jobs.iter().enumerate() {
+        if let Some((i, _)) = parts.jobs[..n].iter().find(|(_, a)| a.name == b.name) {
             p.error(
                 format!("job[{j}].name"),
                 format!(
@@ -70,8 +52,8 @@ fn duplicate_jobs(parts: &Parts, p: &mut Problems) {
 }
 
 fn duplicate_channels(parts: &Parts, p: &mut Problems) {
-    for (j, b) in parts.channels.iter().enumerate() {
-        if let Some(i) = parts.channels[..j].iter().position(|a| a.name == b.name) {
+    for (n, (j, b)) in parts.channels.iter().enumerate() {
+        if let Some((i, _)) = parts.channels[..n].iter().find(|(_, a)| a.name == b.name) {
             p.error(
                 format!("channel[{j}].name"),
                 format!("{:?} is already the name of channel[{i}]; channel names must be unique", b.name),
@@ -80,31 +62,8 @@ fn duplicate_channels(parts: &Parts, p: &mut Problems) {
     }
 }
 
-/// Templates without variables are fixed names: check them against Nagios and NSCA now.
-fn static_names(parts: &Parts, p: &mut Problems) {
-    let mut check = |key: String, t: Option<&Template>, limit| {
-        if let Some(name) = t.and_then(Template::as_static) {
-            let r = if name.trim().is_empty() {
-                Err("renders an empty name".to_string())
-            } else {
-                check_nagios_name(&name, limit)
-            };
-            if let Err(e) = r {
-                p.error(key, e);
-            }
-        }
-    };
-    if let Some(n) = &parts.nsca {
-        check("nsca.host".into(), Some(&n.host), HOST_LIMIT);
-        check("nsca.service".into(), Some(&n.service), SERVICE_LIMIT);
-    }
-    for (i, j) in parts.jobs.iter().enumerate() {
-        check(format!("job[{i}].host"), j.host.as_ref(), HOST_LIMIT);
-        check(format!("job[{i}].service"), j.service.as_ref(), SERVICE_LIMIT);
-    }
-}
-
-fn encryption(method: Method, has_password: bool, p: &mut Problems) {
+/// A warning for methods that do not protect the checks.
+pub(crate) fn encryption(method: Method, has_password: bool, p: &mut Problems) {
     match method {
         Method::None | Method::Xor => p.warn(
             "nsca.encryption",
@@ -137,7 +96,7 @@ pub(crate) fn check_secret(key: &str, secret: &Secret, p: &mut Problems) {
 
 /// In a channel's raw options, a table that is `{ env = "..." }` or `{ file = "..." }` is a
 /// secret reference: check that it can be read.
-fn secret_refs(key: &str, value: &Value, p: &mut Problems) {
+pub(crate) fn secret_refs(key: &str, value: &Value, p: &mut Problems) {
     match value {
         Value::Table(t) => {
             let is_ref = t.len() == 1
