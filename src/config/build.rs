@@ -79,7 +79,11 @@ fn single_table<'a>(v: Option<&'a Value>, key: &str, p: &mut Problems) -> Option
     t
 }
 
-fn array_of_tables<'a>(v: Option<&'a Value>, key: &str, p: &mut Problems) -> Vec<(String, &'a Table)> {
+fn array_of_tables<'a>(
+    v: Option<&'a Value>,
+    key: &str,
+    p: &mut Problems,
+) -> Vec<(String, &'a Table)> {
     let Some(v) = v else { return Vec::new() };
     let Some(items) = v.as_array() else {
         p.error(
@@ -294,7 +298,10 @@ fn exit_codes(path: &str, v: &Value, p: &mut Problems) -> BTreeMap<i32, Status> 
     let t = match r::table(v) {
         Ok(t) => t,
         Err(e) => {
-            p.error(path, format!("{e}; write e.g. exit_codes = {{ 1 = \"warning\" }}"));
+            p.error(
+                path,
+                format!("{e}; write e.g. exit_codes = {{ 1 = \"warning\" }}"),
+            );
             return out;
         }
     };
@@ -346,8 +353,7 @@ fn watch(path: String, t: &Table, p: &mut Problems) -> Option<Watch> {
 
 fn job_glob(v: &Value) -> Result<(String, glob::Pattern), String> {
     let s = r::non_empty_string(v)?;
-    let pattern =
-        glob::Pattern::new(&s).map_err(|e| format!("invalid glob {s:?}: {}", e.msg))?;
+    let pattern = glob::Pattern::new(&s).map_err(|e| format!("invalid glob {s:?}: {}", e.msg))?;
     Ok((s, pattern))
 }
 

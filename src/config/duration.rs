@@ -10,7 +10,9 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum DurationError {
     /// Nothing to parse.
-    #[error("empty duration; write a number and a unit, e.g. \"90s\", \"5m\", \"26h\" or \"1h30m\"")]
+    #[error(
+        "empty duration; write a number and a unit, e.g. \"90s\", \"5m\", \"26h\" or \"1h30m\""
+    )]
     Empty,
     /// A number without a unit.
     #[error("missing unit after {number} in {text:?}; write e.g. \"{number}s\" or \"{number}m\" (units: ms, s, m, h, d, w)")]
@@ -51,7 +53,7 @@ const UNITS: &[(&str, u64)] = &[
     ("w", 604_800_000),
 ];
 
-/// Parse a duration: one or more `<integer><unit>` parts (spaces between parts allowed),
+/// Parse a duration: one or more `<integer><unit>` parts (spaces allowed between them),
 /// with units `ms`, `s`, `m`, `h`, `d` (24 h) and `w` (7 d). `0s` gives zero.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let s = text.trim();
@@ -63,17 +65,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(invalid());
         }
         let (number, after) = rest.split_at(digits);
+        let after = after.trim_start();
         let unit_len = after
             .find(|c: char| !c.is_ascii_alphabetic())
             .unwrap_or(after.len());
         let (unit, after) = after.split_at(unit_len);
         if unit.is_empty() {
-            if after.is_empty() || after.starts_with(char::is_whitespace) {
+            if after.is_empty() || after.starts_with(|c: char| c.is_ascii_digit()) {
                 return Err(DurationError::MissingUnit {
                     text: text.into(),
                     number: number.into(),
@@ -162,7 +167,12 @@ mod tests {
             DurationError::MissingUnit { .. }
         ));
         let e = parse_duration("5 minutes").unwrap_err();
-        assert!(matches!(e, DurationError::MissingUnit { .. }), "{e}");
+        assert!(matches!(e, DurationError::UnknownUnit { .. }), "{e}");
+        assert!(matches!(
+            parse_duration("5 10s").unwrap_err(),
+            DurationError::MissingUnit { .. }
+        ));
+        assert_eq!(secs("1 h 30 m"), 5400);
         let e = parse_duration("5min").unwrap_err();
         assert_eq!(
             e.to_string(),

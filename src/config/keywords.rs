@@ -179,6 +179,9 @@ mod tests {
             .contains("did you mean `slack`?"));
         assert_eq!("split".parse::<Items>(), Ok(Items::Split));
         assert_eq!(Status::Failure.to_string(), "failure");
-        assert!("Problems".parse::<When>().unwrap_err().contains("`problems`"));
+        assert!("Problems"
+            .parse::<When>()
+            .unwrap_err()
+            .contains("`problems`"));
     }
 }

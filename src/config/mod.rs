@@ -32,8 +32,8 @@ pub mod duration;
 mod keywords;
 mod problem;
 mod reader;
-mod sections;
 mod secret;
+mod sections;
 pub mod size;
 mod template;
 mod validate;
@@ -42,8 +42,8 @@ use std::path::{Path, PathBuf};
 
 pub use keywords::{ChannelType, Format, Items, Status, When};
 pub use problem::{did_you_mean, ConfigErrors, Problem};
-pub use sections::*;
 pub use secret::{Secret, SecretError, REDACTED};
+pub use sections::*;
 pub use template::{Template, CHECK_VARIABLES, WATCH_JOB_VARIABLES};
 
 /// Where the config is when neither `-c` nor [`ENV_VAR`] says.
@@ -93,7 +93,8 @@ impl Config {
             problems: vec![Problem::new("", message)],
             warnings: Vec::new(),
         };
-        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the config file: {e}")))?;
+        let bytes =
+            std::fs::read(path).map_err(|e| fail(format!("cannot read the config file: {e}")))?;
         let text = String::from_utf8(bytes).map_err(|e| {
             fail(format!(
                 "the config file is not valid UTF-8 (at byte {})",

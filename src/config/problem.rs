@@ -79,19 +79,31 @@ impl Problems {
     }
 }
 
-/// Levenshtein distance over chars.
+/// Edit distance over chars where a swap of two neighbours counts as one edit (optimal string
+/// alignment), so `evrey` is one edit from `every`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The candidate closest to `word` when it is close enough to be a likely misspelling
@@ -100,8 +112,7 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let norm = |s: &str| s.to_ascii_lowercase().replace('-', "_");
     let w = norm(word);
     let limit = match w.chars().count() {
-        0..=2 => 0,
-        3..=5 => 1,
+        0..=5 => 1,
         6..=8 => 2,
         _ => 3,
     };
@@ -131,6 +142,8 @@ mod tests {
         assert_eq!(edit_distance("grce", "grace"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("evrey", "every"), 1);
+        assert_eq!(edit_distance("ab", "ba"), 1);
     }
 
     #[test]
@@ -158,7 +171,10 @@ mod tests {
             problems: vec![Problem::new("x", "one"), Problem::new("y", "two")],
             warnings: vec![],
         };
-        assert_eq!(e.lines().collect::<Vec<_>>(), ["f.toml: x: one", "f.toml: y: two"]);
+        assert_eq!(
+            e.lines().collect::<Vec<_>>(),
+            ["f.toml: x: one", "f.toml: y: two"]
+        );
         assert_eq!(e.to_string(), "f.toml: 2 problem(s), first: x: one");
     }
 }

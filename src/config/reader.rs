@@ -102,7 +102,11 @@ pub(crate) fn join(path: &str, key: &str) -> String {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if bare { key.to_string() } else { format!("{key:?}") };
+    let key = if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    };
     if path.is_empty() {
         key
     } else {
@@ -192,7 +196,9 @@ pub(crate) fn keyword<T: FromStr<Err = String>>(v: &Value) -> Result<T, String> 
 }
 
 /// A template with the given variables.
-pub(crate) fn template(allowed: &'static [&'static str]) -> impl Fn(&Value) -> Result<Template, String> {
+pub(crate) fn template(
+    allowed: &'static [&'static str],
+) -> impl Fn(&Value) -> Result<Template, String> {
     move |v| Template::parse(string(v)?, allowed)
 }
 
@@ -211,9 +217,18 @@ mod tests {
 
     #[test]
     fn value_readers() {
-        assert_eq!(string(&value("5")).unwrap_err(), "expected a string, found integer");
-        assert_eq!(boolean(&value("\"yes\"")).unwrap_err(), "expected true or false, found string");
-        assert_eq!(duration(&value("\"0s\"")).unwrap_err(), "must be longer than 0s");
+        assert_eq!(
+            string(&value("5")).unwrap_err(),
+            "expected a string, found integer"
+        );
+        assert_eq!(
+            boolean(&value("\"yes\"")).unwrap_err(),
+            "expected true or false, found string"
+        );
+        assert_eq!(
+            duration(&value("\"0s\"")).unwrap_err(),
+            "must be longer than 0s"
+        );
         assert_eq!(
             duration(&value("90")).unwrap_err(),
             "expected a duration string, found the bare number 90; add a unit, e.g. \"90s\""
@@ -230,7 +245,10 @@ mod tests {
         assert_eq!(size(&value("\"1KiB\"")), Ok(1024));
         assert!(size(&value("-1")).unwrap_err().contains("negative"));
         assert!(size(&value("1.5")).unwrap_err().contains("found float"));
-        assert_eq!(non_empty_string(&value("\" \"")).unwrap_err(), "must not be empty");
+        assert_eq!(
+            non_empty_string(&value("\" \"")).unwrap_err(),
+            "must not be empty"
+        );
     }
 
     #[test]
@@ -238,7 +256,10 @@ mod tests {
         let t: Table = toml::from_str("name = \"x\"\ngrce = \"1h\"\nzzz = 1").unwrap();
         let mut p = Problems::default();
         let mut s = Section::new("job[0]", &t);
-        assert_eq!(s.required(&mut p, "name", non_empty_string).as_deref(), Some("x"));
+        assert_eq!(
+            s.required(&mut p, "name", non_empty_string).as_deref(),
+            Some("x")
+        );
         assert_eq!(s.read(&mut p, "grace", duration), None);
         assert_eq!(s.required(&mut p, "every", duration), None);
         s.finish(&mut p);

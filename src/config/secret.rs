@@ -64,8 +64,7 @@ impl Secret {
     /// Read a secret from its TOML form: a string, `{ env = "VAR" }` or `{ file = "/path" }`.
     /// The error message never contains the secret.
     pub fn from_toml(value: &toml::Value) -> Result<Secret, String> {
-        const FORMS: &str =
-            "write a string, { env = \"VAR\" } or { file = \"/path\" }";
+        const FORMS: &str = "write a string, { env = \"VAR\" } or { file = \"/path\" }";
         let table = match value {
             toml::Value::String(s) => return Ok(Secret::literal(s.as_bytes())),
             toml::Value::Table(t) => t,
@@ -215,24 +214,33 @@ mod tests {
 
     #[test]
     fn resolution_errors() {
-        let e = Secret::env("NAGBRIDGE_TEST_SURELY_UNSET").resolve().unwrap_err();
+        let e = Secret::env("NAGBRIDGE_TEST_SURELY_UNSET")
+            .resolve()
+            .unwrap_err();
         assert_eq!(
             e.to_string(),
             "environment variable NAGBRIDGE_TEST_SURELY_UNSET is not set"
         );
-        let e = Secret::file("/nonexistent/nagbridge/pw").resolve().unwrap_err();
+        let e = Secret::file("/nonexistent/nagbridge/pw")
+            .resolve()
+            .unwrap_err();
         assert!(
             e.to_string()
                 .starts_with("cannot read secret file /nonexistent/nagbridge/pw: "),
             "{e}"
         );
         let e = Secret::literal(vec![0xff]).resolve_string().unwrap_err();
-        assert_eq!(e.to_string(), "secret from an inline value is not valid UTF-8");
+        assert_eq!(
+            e.to_string(),
+            "secret from an inline value is not valid UTF-8"
+        );
     }
 
     #[test]
     fn bad_forms() {
-        assert!(parse("5").unwrap_err().starts_with("expected a secret, found integer"));
+        assert!(parse("5")
+            .unwrap_err()
+            .starts_with("expected a secret, found integer"));
         assert!(parse("{}").unwrap_err().contains("exactly one key"));
         assert!(parse("{ env = \"A\", file = \"/b\" }")
             .unwrap_err()
@@ -241,7 +249,9 @@ mod tests {
             parse("{ evn = \"A\" }").unwrap_err(),
             "unknown key `evn` in a secret; did you mean `env`?; write a string, { env = \"VAR\" } or { file = \"/path\" }"
         );
-        assert!(parse("{ env = 5 }").unwrap_err().contains("must be a string"));
+        assert!(parse("{ env = 5 }")
+            .unwrap_err()
+            .contains("must be a string"));
         assert!(parse("{ env = \"\" }").unwrap_err().contains("empty"));
     }
 

@@ -220,7 +220,13 @@ mod tests {
 
     #[test]
     fn server_display() {
-        let s = |h: &str, p| Server { host: h.into(), port: p }.to_string();
+        let s = |h: &str, p| {
+            Server {
+                host: h.into(),
+                port: p,
+            }
+            .to_string()
+        };
         assert_eq!(s("nagios", 5667), "nagios:5667");
         assert_eq!(s("::1", 15667), "[::1]:15667");
     }

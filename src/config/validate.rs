@@ -56,7 +56,10 @@ fn duplicate_channels(parts: &Parts, p: &mut Problems) {
         if let Some((i, _)) = parts.channels[..n].iter().find(|(_, a)| a.name == b.name) {
             p.error(
                 format!("channel[{j}].name"),
-                format!("{:?} is already the name of channel[{i}]; channel names must be unique", b.name),
+                format!(
+                    "{:?} is already the name of channel[{i}]; channel names must be unique",
+                    b.name
+                ),
             );
         }
     }
@@ -82,10 +85,9 @@ pub(crate) fn encryption(method: Method, has_password: bool, p: &mut Problems) {
 /// Resolve a secret now, so that a missing variable or unreadable file is a config problem.
 pub(crate) fn check_secret(key: &str, secret: &Secret, p: &mut Problems) {
     match secret.resolve() {
-        Ok(v) if v.is_empty() => p.error(
-            key,
-            format!("the secret from {} is empty", secret.origin()),
-        ),
+        Ok(v) if v.is_empty() => {
+            p.error(key, format!("the secret from {} is empty", secret.origin()))
+        }
         Ok(_) => {}
         Err(e) => p.error(key, e.to_string()),
     }
