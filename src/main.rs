@@ -2,7 +2,7 @@
 //! `nagbridge send`) and on the subcommand. No logic beyond wiring.
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +31,13 @@ enum Command {
     Demo,
     /// Print the outcome(s) derived from each file as JSON lines; no network
     Parse(nagbridge::cli::parse::ParseArgs),
+    /// Validate the config file offline: exit 0 when valid, else print every problem with its
+    /// key path and exit 2
+    CheckConfig {
+        /// Config file [default: $NAGBRIDGE_CONFIG, else /etc/nagbridge/nagbridge.toml]
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() {
@@ -46,6 +53,7 @@ fn main() {
         Command::Send { args } => nagbridge::cli::send::main(&args),
         Command::Demo => run_async(nagbridge::cli::demo::run()),
         Command::Parse(args) => nagbridge::cli::parse::run(&args),
+        Command::CheckConfig { config } => nagbridge::cli::check_config::main(config.as_deref()),
     };
     std::process::exit(code);
 }

@@ -1,6 +1,7 @@
 //! Command-line wiring: one file per command, no logic beyond parsing arguments and calling
 //! into the libraries.
 
+pub mod check_config;
 pub mod demo;
 pub mod parse;
 pub mod send;

@@ -1,0 +1,45 @@
+//! `nagbridge check-config [-c FILE]`: validate the config offline. Prints
+//! `config OK: <path> (N watches, M jobs, K channels)` and exits 0, or one line per problem
+//! (`path: key: message`) and exits 2. Warnings (`warning: path: key: message`) do not change
+//! the exit code. Everything goes to stdout: the report is the command's output.
+
+use std::path::Path;
+
+use crate::config::{self, Config};
+
+/// Exit code for a config that cannot be used (SPEC section 2).
+pub const EXIT_CONFIG: i32 = 2;
+
+/// Run the command; returns the exit code.
+pub fn main(explicit: Option<&Path>) -> i32 {
+    let path = config::locate(explicit);
+    let shown = path.display().to_string();
+    match Config::load(&path) {
+        Ok(c) => {
+            for w in &c.warnings {
+                println!("warning: {shown}: {w}");
+            }
+            println!(
+                "config OK: {shown} ({} watches, {} jobs, {} channels)",
+                c.watches.len(),
+                c.jobs.len(),
+                c.channels.len()
+            );
+            0
+        }
+        Err(e) => {
+            for w in &e.warnings {
+                println!("warning: {shown}: {w}");
+            }
+            for line in e.lines() {
+                println!("{line}");
+            }
+            println!(
+                "config INVALID: {shown} ({} problem{})",
+                e.problems.len(),
+                if e.problems.len() == 1 { "" } else { "s" }
+            );
+            EXIT_CONFIG
+        }
+    }
+}

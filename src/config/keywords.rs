@@ -1,0 +1,187 @@
+//! The closed word lists of the config: watch formats, item modes, outcome statuses, channel
+//! types and channel `when` rules.
+//!
+//! Owns: each list as an enum with its spelling, `FromStr` (with "did you mean") and `Display`.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! keyword_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $what:literal {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant ),+
+        }
+
+        impl $name {
+            /// Every value, in the order the SPEC lists them.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// Every spelling, in the order the SPEC lists them.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The spelling in the config file.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            /// Exact (lowercase) spelling; the error lists the choices and suggests the
+            /// closest one.
+            fn from_str(s: &str) -> Result<$name, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "unknown {} {:?}{}; expected one of: {}",
+                        $what,
+                        s,
+                        super::problem::suggestion(s, $name::NAMES),
+                        $name::NAMES.join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+keyword_enum! {
+    /// `[[watch]] format`: which parser reads the files (`auto` detects it per file).
+    Format, "format" {
+        /// Detect the tool from the file's content.
+        Auto = "auto",
+        /// nagbridge's own JSON outcome (SPEC section 5).
+        Native = "native",
+        /// restic.
+        Restic = "restic",
+        /// BorgBackup.
+        Borg = "borg",
+        /// rsnapshot.
+        Rsnapshot = "rsnapshot",
+        /// Proxmox vzdump.
+        Vzdump = "vzdump",
+        /// Bacula / Bareos.
+        Bacula = "bacula",
+        /// Xen Orchestra.
+        Xo = "xo",
+        /// pgBackRest.
+        Pgbackrest = "pgbackrest",
+        /// duplicity.
+        Duplicity = "duplicity",
+    }
+}
+
+keyword_enum! {
+    /// `[[watch]] items`: one outcome per job run, or one per item (VM, database, ...) in it.
+    Items, "items mode" {
+        /// One outcome per job run; items are listed in its long output.
+        Job = "job",
+        /// One outcome per item, as its own job `<job>/<item>`.
+        Split = "split",
+    }
+}
+
+keyword_enum! {
+    /// An outcome status, as written in `exit_codes`, `zero_files` and `canceled`.
+    Status, "status" {
+        /// Nagios OK.
+        Success = "success",
+        /// Nagios WARNING.
+        Warning = "warning",
+        /// Nagios CRITICAL.
+        Failure = "failure",
+        /// Nagios UNKNOWN.
+        Unknown = "unknown",
+    }
+}
+
+keyword_enum! {
+    /// `[[channel]] type`: where a channel delivers.
+    ChannelType, "channel type" {
+        /// SMTP email.
+        Email = "email",
+        /// Slack incoming webhook.
+        Slack = "slack",
+        /// Mattermost incoming webhook.
+        Mattermost = "mattermost",
+        /// Discord webhook.
+        Discord = "discord",
+        /// Microsoft Teams (Workflows webhook).
+        Teams = "teams",
+        /// Generic JSON webhook.
+        Webhook = "webhook",
+        /// XMPP.
+        Xmpp = "xmpp",
+        /// ntfy.
+        Ntfy = "ntfy",
+        /// Gotify.
+        Gotify = "gotify",
+        /// Telegram bot.
+        Telegram = "telegram",
+        /// PagerDuty Events v2.
+        Pagerduty = "pagerduty",
+    }
+}
+
+keyword_enum! {
+    /// `[[channel]] when`: which outcomes a channel receives.
+    When, "when rule" {
+        /// Every outcome.
+        Always = "always",
+        /// Warnings and failures.
+        Problems = "problems",
+        /// Failures only.
+        Failure = "failure",
+        /// Successes only.
+        Success = "success",
+        /// When a job's status differs from its previous one.
+        Change = "change",
+        /// Nothing (a channel kept for `nagbridge test`).
+        Never = "never",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_suggest() {
+        for f in Format::ALL {
+            assert_eq!(f.name().parse::<Format>(), Ok(*f));
+        }
+        assert_eq!(Format::NAMES.len(), 10);
+        assert_eq!(ChannelType::NAMES.len(), 11);
+        assert_eq!(When::NAMES.len(), 6);
+        assert_eq!(
+            "resti".parse::<Format>().unwrap_err(),
+            "unknown format \"resti\"; did you mean `restic`?; expected one of: auto, native, restic, borg, rsnapshot, vzdump, bacula, xo, pgbackrest, duplicity"
+        );
+        assert!("slak"
+            .parse::<ChannelType>()
+            .unwrap_err()
+            .contains("did you mean `slack`?"));
+        assert_eq!("split".parse::<Items>(), Ok(Items::Split));
+        assert_eq!(Status::Failure.to_string(), "failure");
+        assert!("Problems"
+            .parse::<When>()
+            .unwrap_err()
+            .contains("`problems`"));
+    }
+}

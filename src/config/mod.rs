@@ -1,0 +1,185 @@
+//! The agent's config file (SPEC section 4): key-by-key reading of the parsed TOML tree into
+//! typed sections, validation that reports every problem at once with its key path, and
+//! secrets that cannot be printed.
+//!
+//! Owns: finding the file ([`locate`]), reading it ([`Config::load`], [`Config::from_str`]),
+//! the types other modules read ([`Agent`], [`Nsca`], [`Watch`], [`JobRule`], [`Channel`]),
+//! humane [`duration`]s and [`size`]s, [`Secret`] and name [`Template`]s. Must not: start
+//! anything, touch the network, or print (the `check-config` command prints).
+//!
+//! ```
+//! let text = r#"
+//! [agent]
+//! host_name = "backup01"
+//! [nsca]
+//! server = "nagios.example.com:5667"
+//! encryption = "aes256"
+//! password = "s3cret"
+//! [[job]]
+//! name = "nightly-*"
+//! every = "24h"
+//! "#;
+//! let config = nagbridge::config::Config::from_str(text, "example.toml").unwrap();
+//! assert_eq!(config.nsca.server.to_string(), "nagios.example.com:5667");
+//! let job = config.job_settings("nightly-db");
+//! assert_eq!(job.every, Some(std::time::Duration::from_secs(86400)));
+//! assert_eq!(job.service.render(&[("job", "nightly-db")]), "backup nightly-db");
+//! assert!(!format!("{config:?}").contains("s3cret"));
+//! ```
+
+mod build;
+pub mod duration;
+mod keywords;
+mod problem;
+mod reader;
+mod secret;
+mod sections;
+pub mod size;
+mod template;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use keywords::{ChannelType, Format, Items, Status, When};
+pub use problem::{did_you_mean, ConfigErrors, Problem};
+pub use secret::{Secret, SecretError, REDACTED};
+pub use sections::*;
+pub use template::{Template, CHECK_VARIABLES, WATCH_JOB_VARIABLES};
+
+/// Where the config is when neither `-c` nor [`ENV_VAR`] says.
+pub const DEFAULT_PATH: &str = "/etc/nagbridge/nagbridge.toml";
+/// Environment variable naming the config file.
+pub const ENV_VAR: &str = "NAGBRIDGE_CONFIG";
+
+/// The config file to use: `explicit` (`-c FILE`), else `$NAGBRIDGE_CONFIG` (when set and not
+/// empty), else [`DEFAULT_PATH`].
+pub fn locate(explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    match std::env::var_os(ENV_VAR) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(DEFAULT_PATH),
+    }
+}
+
+/// A loaded and validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from (a path, or what the caller of `from_str` said).
+    pub origin: String,
+    /// `[agent]` (all defaults when absent).
+    pub agent: Agent,
+    /// `[nsca]` (required).
+    pub nsca: Nsca,
+    /// Every `[[watch]]`, in file order.
+    pub watches: Vec<Watch>,
+    /// Every `[[job]]`, in file order (the first match applies).
+    pub jobs: Vec<JobRule>,
+    /// Every `[[channel]]`, in file order.
+    pub channels: Vec<Channel>,
+    /// Things that work but probably should not be so (weak encryption, a secret file others
+    /// can read). `check-config` prints them.
+    pub warnings: Vec<Problem>,
+}
+
+impl Config {
+    /// Read and validate the file at `path`. Secrets are resolved once to check them (and read
+    /// again by [`Secret::resolve`] when used).
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let origin = path.display().to_string();
+        let fail = |message: String| ConfigErrors {
+            origin: origin.clone(),
+            problems: vec![Problem::new("", message)],
+            warnings: Vec::new(),
+        };
+        let bytes =
+            std::fs::read(path).map_err(|e| fail(format!("cannot read the config file: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(format!(
+                "the config file is not valid UTF-8 (at byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Config::from_str(&text, &origin)
+    }
+
+    /// Parse and validate config text; `origin` names it in messages.
+    #[allow(clippy::should_implement_trait)]
+    pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+        let mut p = problem::Problems::default();
+        let root = match text.parse::<toml::Table>() {
+            Ok(t) => t,
+            Err(e) => {
+                let key = e
+                    .span()
+                    .map(|s| {
+                        let (line, column) = line_column(text, s.start);
+                        format!("line {line}, column {column}")
+                    })
+                    .unwrap_or_default();
+                p.error(key, format!("invalid TOML: {}", e.message().trim()));
+                return Err(errors(origin, p));
+            }
+        };
+        let parts = build::read_root(&root, &mut p);
+        validate::validate(&parts, &mut p);
+        match parts.nsca {
+            Some(nsca) if p.errors.is_empty() => Ok(Config {
+                origin: origin.to_string(),
+                agent: parts.agent,
+                nsca,
+                watches: parts.watches.into_iter().map(|(_, w)| w).collect(),
+                jobs: parts.jobs.into_iter().map(|(_, j)| j).collect(),
+                channels: parts.channels.into_iter().map(|(_, c)| c).collect(),
+                warnings: p.warnings,
+            }),
+            _ => Err(errors(origin, p)),
+        }
+    }
+
+    /// The first `[[job]]` whose name glob matches `job`.
+    pub fn job_rule(&self, job: &str) -> Option<&JobRule> {
+        self.jobs.iter().find(|r| r.matches(job))
+    }
+
+    /// The cadence and templates in force for `job`: its rule's, else `[nsca]`'s.
+    pub fn job_settings(&self, job: &str) -> JobSettings<'_> {
+        let rule = self.job_rule(job);
+        JobSettings {
+            rule,
+            every: rule.and_then(|r| r.every),
+            grace: rule.map(|r| r.grace).unwrap_or_default(),
+            service: rule
+                .and_then(|r| r.service.as_ref())
+                .unwrap_or(&self.nsca.service),
+            host: rule
+                .and_then(|r| r.host.as_ref())
+                .unwrap_or(&self.nsca.host),
+        }
+    }
+
+    /// A channel by name.
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+}
+
+fn errors(origin: &str, p: problem::Problems) -> ConfigErrors {
+    ConfigErrors {
+        origin: origin.to_string(),
+        problems: p.errors,
+        warnings: p.warnings,
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,232 @@
+//! `nagbridge check-config`: exit 0 with a summary for a valid file; exit 2 with every problem
+//! (`path: key: message`, one a line) for an invalid or unreadable one; secrets never printed.
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn check_config(args: &[&str], envs: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nagbridge"));
+    cmd.arg("check-config")
+        .args(args)
+        .env_remove("NAGBRIDGE_CONFIG");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out: Output = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap(), text)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const GOOD: &str = r#"
+[agent]
+host_name = "backup01"
+[nsca]
+server = "127.0.0.1"
+encryption = "aes256"
+password = "correct-horse-7f3a"
+[[watch]]
+path = "/var/log/backup-results"
+[[job]]
+name = "nightly-*"
+every = "24h"
+[[job]]
+name = "weekly-*"
+every = "7d"
+[[channel]]
+name = "chat"
+type = "slack"
+url = "https://hooks.example.com/secret-token-0c9b"
+"#;
+
+#[test]
+fn valid_file_exits_0_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "good.toml", GOOD);
+    let (code, out) = check_config(&["-c", &path], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out,
+        format!("config OK: {path} (1 watches, 2 jobs, 1 channels)\n")
+    );
+    assert!(!out.contains("correct-horse-7f3a") && !out.contains("secret-token-0c9b"));
+    // --config is the long spelling.
+    assert_eq!(check_config(&["--config", &path], &[]).0, 0);
+}
+
+#[test]
+fn config_file_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "env.toml", GOOD);
+    let (code, out) = check_config(&[], &[("NAGBRIDGE_CONFIG", &path)]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with(&format!("config OK: {path} ")), "{out}");
+    // -c wins over the environment.
+    let other = write(dir.path(), "other.toml", GOOD);
+    let (_, out) = check_config(&["-c", &other], &[("NAGBRIDGE_CONFIG", &path)]);
+    assert!(out.contains("other.toml"), "{out}");
+}
+
+#[test]
+fn invalid_file_lists_every_problem_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "bad.toml",
+        r#"
+[agent]
+heartbeat = "5"
+[nsca]
+server = "nagios"
+encryption = 12
+password = "correct-horse-7f3a"
+pasword = "correct-horse-7f3a"
+[[watch]]
+path = "/var/log/a"
+format = "resti"
+[[watch]]
+path = "/var/log/a"
+[[job]]
+name = "nightly-*"
+every = "24h"
+grce = "2h"
+[[channel]]
+name = "chat"
+type = "slak"
+"#,
+    );
+    let (code, out) = check_config(&["-c", &path], &[]);
+    assert_eq!(code, 2, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let expected = [
+        "agent.heartbeat: missing unit after 5",
+        "nsca.encryption: encryption method 12 (arcfour) cannot work with any NSCA server",
+        "nsca.pasword: unknown key; did you mean `password`?",
+        "watch[0].format: unknown format \"resti\"; did you mean `restic`?",
+        "job[0].grce: unknown key; did you mean `grace`?",
+        "channel[0].type: unknown channel type \"slak\"; did you mean `slack`?",
+    ];
+    for e in expected {
+        let want = format!("{path}: {e}");
+        assert!(
+            lines.iter().any(|l| l.starts_with(&want)),
+            "missing {want:?} in\n{out}"
+        );
+    }
+    assert_eq!(
+        lines.last().copied(),
+        Some(format!("config INVALID: {path} (6 problems)").as_str()),
+        "{out}"
+    );
+    assert_eq!(lines.len(), 7, "{out}");
+    assert!(!out.contains("correct-horse-7f3a"), "{out}");
+}
+
+#[test]
+fn duplicate_watch_reported_when_the_rest_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "dup.toml",
+        "[agent]\nhost_name = \"h\"\n[nsca]\nserver = \"n\"\nencryption = \"aes256\"\npassword = \"p\"\n\
+         [[watch]]\npath = \"/var/log/a\"\n[[watch]]\npath = \"/var/log/a/\"\n",
+    );
+    let (code, out) = check_config(&["-c", &path], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains(&format!(
+            "{path}: watch[1].path: /var/log/a/ is already watched by watch[0]"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn secrets_from_env_and_file_are_checked_and_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = write(dir.path(), "pw", "file-secret-31e4\n");
+    let text = format!(
+        "[agent]\nhost_name = \"h\"\n[nsca]\nserver = \"n\"\nencryption = \"aes256\"\npassword = {{ file = {pw:?} }}\n\
+         [[channel]]\nname = \"c\"\ntype = \"webhook\"\nurl = {{ env = \"NAGBRIDGE_IT_HOOK\" }}\n"
+    );
+    let path = write(dir.path(), "s.toml", &text);
+    // The variable is missing: a problem naming it.
+    let (code, out) = check_config(&["-c", &path], &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("channel[0].url: environment variable NAGBRIDGE_IT_HOOK is not set"),
+        "{out}"
+    );
+    // With it set, valid; the file is world-readable (tempfile default 0644): a warning only.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out) = check_config(&["-c", &path], &[("NAGBRIDGE_IT_HOOK", "env-secret-88d0")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("warning: ") && out.contains("readable by group or others"),
+        "{out}"
+    );
+    for secret in ["file-secret-31e4", "env-secret-88d0"] {
+        assert!(!out.contains(secret), "{out}");
+    }
+}
+
+#[test]
+fn syntax_error_has_line_and_column_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "syntax.toml",
+        "[nsca]\nserver = \"n\"\npassword = \"leak-me-not\nx = 1\n",
+    );
+    let (code, out) = check_config(&["-c", &path], &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.starts_with(&format!("{path}: line 3, column ")),
+        "{out}"
+    );
+    assert!(out.contains("invalid TOML"), "{out}");
+}
+
+#[test]
+fn unreadable_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    let (code, out) = check_config(&["-c", missing.to_str().unwrap()], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("missing.toml: cannot read the config file: No such file"),
+        "{out}"
+    );
+    let (code, out) = check_config(&["-c", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(code, 2, "a directory: {out}");
+}
+
+#[test]
+fn the_shipped_example_passes() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/nagios-examples/nagbridge.toml"
+    );
+    let (code, out) = check_config(
+        &["-c", example],
+        &[
+            ("NSCA_PASSWORD", "example-password"),
+            ("SLACK_WEBHOOK_URL", "https://hooks.example.com/x"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("config OK: "), "{out}");
+    assert!(
+        !out.contains("warning"),
+        "the example should be warning-free: {out}"
+    );
+}
