@@ -4,6 +4,6 @@
 //! `send_nsca`; the agent comes later). The NSCA protocol itself is the `nsca` crate.
 
 pub mod cli;
+pub mod config;
 pub mod formats;
 pub mod outcome;
-pub mod config;

@@ -31,6 +31,9 @@ enum Command {
     Demo,
     /// Print the outcome(s) derived from each file as JSON lines; no network
     Parse(nagbridge::cli::parse::ParseArgs),
+    /// Print Nagios object definitions (host, passive services with freshness) for the
+    /// configured jobs; the output passes `nagios4 -v`
+    NagiosConfig(nagbridge::cli::nagios_config::NagiosConfigArgs),
     /// Validate the config file offline: exit 0 when valid, else print every problem with its
     /// key path and exit 2
     CheckConfig {
@@ -53,6 +56,7 @@ fn main() {
         Command::Send { args } => nagbridge::cli::send::main(&args),
         Command::Demo => run_async(nagbridge::cli::demo::run()),
         Command::Parse(args) => nagbridge::cli::parse::run(&args),
+        Command::NagiosConfig(args) => nagbridge::cli::nagios_config::main(&args),
         Command::CheckConfig { config } => nagbridge::cli::check_config::main(config.as_deref()),
     };
     std::process::exit(code);

@@ -3,6 +3,7 @@
 
 pub mod check_config;
 pub mod demo;
+pub mod nagios_config;
 pub mod parse;
 pub mod send;
 pub mod send_args;
