@@ -3,7 +3,9 @@
 //! Backup results to Nagios passive checks: the `nagbridge` command line (`send`, a drop-in for
 //! `send_nsca`; the agent comes later). The NSCA protocol itself is the `nsca` crate.
 
+pub mod agent;
 pub mod cli;
 pub mod config;
 pub mod formats;
+pub mod fsutil;
 pub mod outcome;

@@ -1,0 +1,4 @@
+//! The agent (`nagbridge run`): wires sources (watcher, job cadence, heartbeat) to the spool and
+//! the delivery loops.
+
+pub mod cadence;
