@@ -2,3 +2,4 @@
 //! the delivery loops.
 
 pub mod cadence;
+pub mod wrap;
