@@ -141,7 +141,12 @@ pub fn send_nsca_config(data: &[u8]) {
         return;
     };
     let lines: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
-    let own = |line: &&[u8]| line.ends_with(&pw) && line[..line.len() - pw.len()].ends_with(b"=");
+    // The password's own line: `name=value` with "password" in the name (send_nsca matches
+    // by substring) and the value equal to the password.
+    let own = |line: &&[u8]| match line.iter().position(|&b| b == b'=') {
+        Some(eq) => line[eq + 1..] == pw[..] && line[..eq].windows(8).any(|w| w == b"password"),
+        None => false,
+    };
     let elsewhere = lines
         .iter()
         .map(|l| if own(l) { &l[..l.len() - pw.len()] } else { *l })
