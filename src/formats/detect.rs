@@ -2,14 +2,17 @@
 //! reliable). An input no detector recognises becomes an `unknown` outcome that names the
 //! formats tried.
 
-use super::{native, Format, Input, Parsed};
+use super::{native, vzdump, Format, Input, Parsed};
 use crate::outcome::Outcome;
 
 /// A detector: does this input look like that format?
 type Detector = fn(&Input<'_>) -> bool;
 
 /// Detectors in the order they are tried (most specific first).
-const DETECTORS: &[(Format, Detector)] = &[(Format::Native, |i| native::looks_native(i.bytes))];
+const DETECTORS: &[(Format, Detector)] = &[
+    (Format::Native, |i| native::looks_native(i.bytes)),
+    (Format::Vzdump, vzdump::looks_like),
+];
 
 /// The detected format, if any.
 pub fn detect(input: &Input<'_>) -> Option<Format> {

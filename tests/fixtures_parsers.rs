@@ -1,0 +1,315 @@
+//! Fixture tests for the vzdump, Bacula/Bareos, Xen Orchestra and pgBackRest parsers: every file
+//! under `tests/fixtures/<tool>/` (see the README there for where each came from) is parsed and
+//! its status, job, host, times, bytes and per-item results are checked.
+
+use nagbridge::formats::{self, detect, FileMeta, Format, Input, Options, Parsed};
+use nagbridge::outcome::{Outcome, Status};
+
+fn fixture(tool: &str, name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/{tool}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Parse `bytes` as `format`, with the file shown as `path`.
+fn run_with(format: Format, path: &str, bytes: &[u8], options: &Options, complete: bool) -> Parsed {
+    let meta = FileMeta::for_path(path);
+    let mut options = options.clone();
+    if options.job.is_empty() {
+        options.job = meta.file_stem.clone();
+    }
+    formats::parse(
+        format,
+        &Input {
+            bytes,
+            meta: &meta,
+            exit_code: None,
+            options: &options,
+            complete,
+        },
+    )
+}
+
+fn run(format: Format, tool: &str, name: &str) -> Vec<Outcome> {
+    let bytes = fixture(tool, name);
+    let path = format!("/var/log/{tool}/{name}");
+    let p = run_with(format, &path, &bytes, &Options::default(), true);
+    assert_eq!(p.consumed, bytes.len(), "{name}");
+    // Auto detection picks the same format.
+    let meta = FileMeta::for_path(&path);
+    let options = Options::default();
+    let input = Input {
+        bytes: &bytes,
+        meta: &meta,
+        exit_code: None,
+        options: &options,
+        complete: true,
+    };
+    assert_eq!(detect::detect(&input), Some(format), "detect {name}");
+    p.outcomes
+}
+
+fn one(format: Format, tool: &str, name: &str) -> Outcome {
+    let mut o = run(format, tool, name);
+    assert_eq!(o.len(), 1, "{name}: {o:#?}");
+    o.remove(0)
+}
+
+fn t(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    Some(s.parse().unwrap())
+}
+
+fn items(o: &Outcome) -> Vec<(&str, Status, Option<u64>)> {
+    o.items
+        .iter()
+        .map(|i| (i.name.as_str(), i.status, i.bytes))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// vzdump
+
+const GB231: u64 = 2_480_343_613; // 2.31 * 1024^3, as vzdump computes "GB"
+
+#[test]
+fn vzdump_task_ok() {
+    let o = one(Format::Vzdump, "vzdump", "task-ok.log");
+    assert_eq!((o.job.as_str(), o.status), ("task-ok", Status::Success));
+    assert_eq!(o.tool.as_deref(), Some("vzdump"));
+    assert_eq!(
+        items(&o),
+        [
+            ("web01", Status::Success, Some(GB231)),
+            ("mail01", Status::Success, Some(187 << 20)),
+        ]
+    );
+    assert_eq!(o.bytes, Some(GB231 + (187 << 20)));
+    assert_eq!(o.started, t("2026-11-24T02:00:01Z"));
+    assert_eq!(o.finished, t("2026-11-24T02:00:55Z"));
+    assert!(o.errors.is_empty() && o.warnings.is_empty());
+    assert_eq!(o.source.as_deref(), Some("/var/log/vzdump/task-ok.log"));
+}
+
+#[test]
+fn vzdump_task_log_named_by_its_upid() {
+    let bytes = fixture("vzdump", "task-ok.log");
+    let path = "/var/log/pve/tasks/1/UPID:pve1:000F4A21:05B1C3D2:6742A8F1:vzdump::root@pam:";
+    let p = run_with(Format::Auto, path, &bytes, &Options::default(), true);
+    assert_eq!(p.format, Some(Format::Vzdump));
+    let o = &p.outcomes[0];
+    assert_eq!(o.job, "vzdump");
+    assert_eq!(o.host.as_deref(), Some("pve1"));
+    assert_eq!(o.started.unwrap().timestamp(), 0x6742A8F1);
+}
+
+#[test]
+fn vzdump_warnings() {
+    let o = one(Format::Vzdump, "vzdump", "task-warnings.log");
+    assert_eq!(o.status, Status::Warning);
+    assert_eq!(
+        o.warnings,
+        ["no efidisk configured! Using temporary efivars disk."]
+    );
+    assert_eq!(
+        items(&o),
+        [("files01", Status::Success, Some(11_295_763_988))]
+    );
+}
+
+#[test]
+fn vzdump_guest_failure() {
+    let o = one(Format::Vzdump, "vzdump", "task-error.log");
+    assert_eq!(o.status, Status::Failure);
+    assert_eq!(
+        items(&o),
+        [
+            ("web01", Status::Success, Some(GB231)),
+            ("db01", Status::Failure, None),
+        ]
+    );
+    assert_eq!(
+        o.items[1].message.as_deref(),
+        Some("job failed with err -5 - Input/output error")
+    );
+    assert!(o
+        .errors
+        .contains(&"VM 101: job failed with err -5 - Input/output error".to_string()));
+    assert!(o
+        .summary
+        .as_deref()
+        .unwrap()
+        .starts_with("1 of 2 guests backed up"));
+}
+
+#[test]
+fn vzdump_canceled_maps_through_options() {
+    let o = one(Format::Vzdump, "vzdump", "task-canceled.log");
+    assert_eq!(o.status, Status::Failure);
+    assert_eq!(items(&o), [("build01", Status::Failure, None)]);
+    let bytes = fixture("vzdump", "task-canceled.log");
+    let options = Options {
+        canceled: Some(Status::Warning),
+        ..Options::default()
+    };
+    let p = run_with(Format::Vzdump, "/x/c.log", &bytes, &options, true);
+    assert_eq!(p.outcomes[0].status, Status::Warning);
+    assert_eq!(p.outcomes[0].items[0].status, Status::Warning);
+}
+
+#[test]
+fn vzdump_pbs_sizes() {
+    let o = one(Format::Vzdump, "vzdump", "task-pbs.log");
+    assert_eq!(o.status, Status::Success);
+    let mib113 = (1.13f64 * (1u64 << 20) as f64) as u64;
+    assert_eq!(
+        items(&o),
+        [
+            (
+                "web01",
+                Status::Success,
+                Some((1.2f64 * (1u64 << 30) as f64) as u64)
+            ),
+            ("dns01", Status::Success, Some(mib113)),
+        ]
+    );
+}
+
+#[test]
+fn vzdump_notification_error_is_a_warning() {
+    let o = one(Format::Vzdump, "vzdump", "task-notify-error.log");
+    assert_eq!(o.status, Status::Warning);
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
+    assert!(o.warnings[0].starts_with("could not notify via target"));
+}
+
+#[test]
+fn vzdump_job_failed_before_any_guest() {
+    let o = one(Format::Vzdump, "vzdump", "task-job-failed.log");
+    assert_eq!(o.status, Status::Failure);
+    assert!(o.items.is_empty());
+    assert_eq!(o.errors, ["storage 'nas' is not online"]);
+}
+
+#[test]
+fn vzdump_running_task_is_left_unconsumed() {
+    let bytes = fixture("vzdump", "task-running.log");
+    let p = run_with(
+        Format::Vzdump,
+        "/x/r.log",
+        &bytes,
+        &Options::default(),
+        false,
+    );
+    assert!(p.outcomes.is_empty());
+    assert_eq!(p.consumed, 0);
+    // Two runs appended, the second unfinished: only the first is used.
+    let mut two = fixture("vzdump", "task-ok.log");
+    let first = two.len();
+    two.extend_from_slice(&bytes);
+    let p = run_with(Format::Vzdump, "/x/r.log", &two, &Options::default(), false);
+    assert_eq!((p.outcomes.len(), p.consumed), (1, first));
+    // Once the file is complete, the unfinished guest is a failure.
+    let p = run_with(
+        Format::Vzdump,
+        "/x/r.log",
+        &bytes,
+        &Options::default(),
+        true,
+    );
+    let o = &p.outcomes[0];
+    assert_eq!(o.status, Status::Failure);
+    assert_eq!(
+        items(o),
+        [
+            ("web01", Status::Success, Some(GB231)),
+            ("db01", Status::Failure, None)
+        ]
+    );
+}
+
+#[test]
+fn vzdump_task_index() {
+    let o = run(Format::Vzdump, "vzdump", "index");
+    let got: Vec<_> = o
+        .iter()
+        .map(|o| (o.job.as_str(), o.host.as_deref(), o.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("vzdump", Some("pve1"), Status::Success),
+            ("vzdump-102", Some("pve1"), Status::Warning),
+            ("vzdump", Some("pve1"), Status::Failure),
+            ("vzdump-103", Some("pve1"), Status::Failure),
+        ]
+    );
+    assert_eq!(o[0].started.unwrap().timestamp(), 0x6742A8F1);
+    assert_eq!(o[0].finished.unwrap().timestamp(), 0x6742AA3B);
+    assert_eq!(o[2].errors, ["job errors"]);
+    // An index still being appended to: the last line without a newline waits.
+    let bytes = fixture("vzdump", "index");
+    let cut = &bytes[..bytes.len() - 3];
+    let p = run_with(
+        Format::Vzdump,
+        "/var/log/pve/tasks/index",
+        cut,
+        &Options::default(),
+        false,
+    );
+    assert_eq!(p.outcomes.len(), 3);
+    assert_eq!(&cut[..p.consumed], &bytes[..p.consumed]);
+    assert_eq!(cut[p.consumed - 1], b'\n');
+}
+
+#[test]
+fn vzdump_guest_log() {
+    let o = one(Format::Vzdump, "vzdump", "guest-qemu-100.log");
+    assert_eq!(o.status, Status::Success);
+    assert_eq!(items(&o), [("web01", Status::Success, Some(GB231))]);
+    assert_eq!(o.started, t("2026-11-24T02:00:01Z"));
+    assert_eq!(o.finished, t("2026-11-24T02:00:24Z"));
+}
+
+#[test]
+fn vzdump_legacy_mail() {
+    let o = one(Format::Vzdump, "vzdump", "mail-legacy.txt");
+    assert_eq!(o.status, Status::Failure);
+    assert_eq!(o.host.as_deref(), Some("pve1.example.com"));
+    assert_eq!(
+        items(&o),
+        [
+            ("web01", Status::Success, Some(GB231)),
+            ("db01", Status::Failure, None)
+        ]
+    );
+    assert_eq!(o.started, t("2026-11-24T02:00:01Z"));
+}
+
+#[test]
+fn vzdump_pve8_mail_and_split_items() {
+    let bytes = fixture("vzdump", "mail-pve8.txt");
+    let options = Options {
+        split_items: true,
+        ..Options::default()
+    };
+    let p = run_with(Format::Vzdump, "/m/mail-pve8.txt", &bytes, &options, true);
+    let got: Vec<_> = p
+        .outcomes
+        .iter()
+        .map(|o| (o.job.as_str(), o.host.as_deref(), o.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("mail-pve8", Some("pve2.example.com"), Status::Success),
+            ("mail-pve8", Some("web01"), Status::Success),
+            ("mail-pve8", Some("dns01"), Status::Success),
+        ]
+    );
+    assert_eq!(
+        p.outcomes[1].bytes,
+        Some((1.2f64 * (1u64 << 30) as f64) as u64)
+    );
+}
