@@ -313,3 +313,161 @@ fn vzdump_pve8_mail_and_split_items() {
         Some((1.2f64 * (1u64 << 30) as f64) as u64)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bacula / Bareos
+
+#[test]
+fn bacula_log_with_several_reports() {
+    let o = run(Format::Bacula, "bacula", "bacula.log");
+    let got: Vec<_> = o
+        .iter()
+        .map(|o| (o.job.as_str(), o.host.as_deref(), o.status))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("web01-files", Some("web01"), Status::Success),
+            ("web01-missing", Some("web01"), Status::Warning),
+            ("db01-dump", Some("db01"), Status::Failure),
+            ("web01-files", Some("web01"), Status::Failure),
+        ]
+    );
+    let ok = &o[0];
+    assert_eq!(ok.tool.as_deref(), Some("bacula"));
+    assert_eq!(ok.started, t("2026-11-24T08:10:10Z"));
+    assert_eq!(ok.finished, t("2026-11-24T08:10:11Z"));
+    assert_eq!(ok.duration_s, Some(1.0));
+    assert_eq!((ok.bytes, ok.files), (Some(1_200_581), Some(4)));
+    assert_eq!(
+        ok.summary.as_deref(),
+        Some("Backup OK (Full (upgraded from Incremental))")
+    );
+    assert!(ok.errors.is_empty() && ok.warnings.is_empty());
+    assert_eq!(
+        o[1].errors,
+        ["Could not stat \"/srv/does-not-exist\": ERR=No such file or directory"]
+    );
+    assert_eq!(
+        o[1].summary.as_deref(),
+        Some("Backup OK -- with warnings (Incremental)")
+    );
+    assert_eq!(
+        o[2].errors,
+        [
+            "Runscript: ClientRunBeforeJob returned non-zero status=2. ERR=Child exited with code 2",
+            "Bad response to ClientRunBeforeJob command: wanted 2000 OK RunBefore , got 2905 Bad RunBeforeJob command."
+        ]
+    );
+    assert_eq!(o[3].errors, ["Job 4 canceled by user."]);
+}
+
+#[test]
+fn bacula_canceled_and_zero_files_options() {
+    let bytes = fixture("bacula", "bacula.log");
+    let options = Options {
+        canceled: Some(Status::Warning),
+        ..Options::default()
+    };
+    let p = run_with(Format::Bacula, "/b/bacula.log", &bytes, &options, true);
+    assert_eq!(p.outcomes[3].status, Status::Warning);
+    assert_eq!(p.outcomes[2].status, Status::Failure);
+}
+
+#[test]
+fn bacula_growing_log_stops_after_the_last_report() {
+    let bytes = fixture("bacula", "bacula.log");
+    let text = std::str::from_utf8(&bytes).unwrap();
+    let p = run_with(
+        Format::Bacula,
+        "/b/bacula.log",
+        &bytes,
+        &Options::default(),
+        false,
+    );
+    assert_eq!(p.outcomes.len(), 4);
+    let last = text
+        .rfind("Termination:            Backup Canceled\n")
+        .unwrap();
+    assert_eq!(
+        p.consumed,
+        last + "Termination:            Backup Canceled\n".len()
+    );
+    // The rest (job 5, still running) gives nothing yet, and is not consumed.
+    let rest = &bytes[p.consumed..];
+    let p2 = run_with(
+        Format::Bacula,
+        "/b/bacula.log",
+        rest,
+        &Options::default(),
+        false,
+    );
+    assert_eq!((p2.outcomes.len(), p2.consumed), (0, 0));
+    // A report cut in the middle is not used either.
+    let cut = text.find("  Termination:            Backup OK\n").unwrap();
+    let p3 = run_with(
+        Format::Bacula,
+        "/b/bacula.log",
+        &bytes[..cut],
+        &Options::default(),
+        false,
+    );
+    assert_eq!((p3.outcomes.len(), p3.consumed), (0, 0));
+    // When the file is complete a cut report is unknown, not lost.
+    let p4 = run_with(
+        Format::Bacula,
+        "/b/bacula.log",
+        &bytes[..cut],
+        &Options::default(),
+        true,
+    );
+    assert_eq!(p4.outcomes.len(), 1);
+    assert_eq!(p4.outcomes[0].status, Status::Unknown);
+    assert_eq!(p4.outcomes[0].job, "web01-files");
+}
+
+#[test]
+fn bacula_mail() {
+    let o = one(Format::Bacula, "bacula", "mail-ok.txt");
+    assert_eq!(
+        (o.job.as_str(), o.host.as_deref(), o.status),
+        ("FileServer", Some("fileserver"), Status::Success)
+    );
+    assert_eq!((o.bytes, o.files), (Some(45_690_123_456), Some(123_456)));
+    assert_eq!(o.duration_s, Some(2823.0));
+    assert_eq!(o.started, t("2026-11-24T02:00:02Z"));
+    assert_eq!(o.finished, t("2026-11-24T02:47:05Z"));
+}
+
+#[test]
+fn bareos_22_iso_dates() {
+    let o = run(Format::Bacula, "bacula", "bareos-22.log");
+    assert_eq!(o.len(), 2);
+    assert_eq!(o[0].tool.as_deref(), Some("bareos"));
+    assert_eq!(
+        (o[0].job.as_str(), o[0].host.as_deref(), o[0].status),
+        ("client1-linux", Some("client1"), Status::Warning)
+    );
+    assert_eq!(
+        o[0].warnings,
+        ["/var/lib/docker is a different filesystem. Will not descend from / into it."]
+    );
+    assert_eq!(o[0].started, t("2024-07-31T16:30:04Z"));
+    assert_eq!(o[0].finished, t("2024-07-31T16:33:09Z"));
+    assert_eq!((o[0].bytes, o[0].files), (Some(734_870_202), Some(1812)));
+    assert_eq!(o[1].status, Status::Failure);
+    assert_eq!(o[1].errors, ["No Job status returned from FD."]);
+}
+
+#[test]
+fn bareos_old_localised_months() {
+    let o = one(Format::Bacula, "bacula", "bareos-old-zh.txt");
+    assert_eq!(
+        (o.job.as_str(), o.host.as_deref(), o.status),
+        ("BackupClient1", Some("bareos"), Status::Success)
+    );
+    assert_eq!(o.tool.as_deref(), Some("bareos"));
+    assert_eq!(o.started, t("2019-05-19T03:00:02Z"));
+    assert_eq!(o.finished, t("2019-05-19T03:05:12Z"));
+    assert_eq!(o.duration_s, Some(310.0));
+}

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::outcome::{Outcome, Status};
 
+pub mod bacula;
 pub mod detect;
 pub mod native;
 pub mod vzdump;
@@ -181,6 +182,7 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
         Format::Auto => detect::parse_auto(input),
         Format::Native => native::parse(input),
         Format::Vzdump => vzdump::parse(input),
+        Format::Bacula => bacula::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
