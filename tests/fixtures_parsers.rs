@@ -471,3 +471,189 @@ fn bareos_old_localised_months() {
     assert_eq!(o.finished, t("2019-05-19T03:05:12Z"));
     assert_eq!(o.duration_s, Some(310.0));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Xen Orchestra
+
+fn ms(n: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(n)
+}
+
+#[test]
+fn xo_success() {
+    let o = one(Format::Xo, "xo", "success-full.json");
+    assert_eq!((o.job.as_str(), o.status), ("nightly-vms", Status::Success));
+    assert_eq!(o.tool.as_deref(), Some("xo"));
+    assert_eq!(items(&o), [("web01", Status::Success, Some(4_294_967_296))]);
+    assert_eq!(o.bytes, Some(4_294_967_296));
+    assert_eq!(
+        (o.started, o.finished),
+        (ms(1795500000000), ms(1795500062800))
+    );
+    assert_eq!(o.duration_s, Some(62.8));
+    assert!(o.errors.is_empty() && o.warnings.is_empty(), "{o:?}");
+    assert_eq!(o.summary.as_deref(), Some("full backup, 1 of 1 VMs ok"));
+}
+
+#[test]
+fn xo_failure_with_retry_and_skip() {
+    let o = one(Format::Xo, "xo", "failure-retry-skip.json");
+    assert_eq!(o.status, Status::Failure);
+    assert_eq!(
+        items(&o),
+        [
+            ("web01", Status::Warning, Some(536_870_912)),
+            ("db01", Status::Failure, None),
+            ("tmpl-builder", Status::Warning, None),
+        ]
+    );
+    assert_eq!(
+        o.items[0].message.as_deref(),
+        Some("Retry the VM backup due to an error (SR_BACKEND_FAILURE_44(, There is insufficient space, ))")
+    );
+    assert_eq!(
+        o.items[1].message.as_deref(),
+        Some("VM_BAD_POWER_STATE(OpaqueRef:5a6b7c8d, running, halted)")
+    );
+    assert_eq!(o.items[2].message.as_deref(), Some("no disks found"));
+    assert_eq!(
+        o.errors,
+        ["db01: VM_BAD_POWER_STATE(OpaqueRef:5a6b7c8d, running, halted)"]
+    );
+    assert!(o
+        .warnings
+        .contains(&"tmpl-builder: no disks found".to_string()));
+    assert_eq!(o.bytes, Some(536_870_912));
+}
+
+#[test]
+fn xo_split_items() {
+    let bytes = fixture("xo", "failure-retry-skip.json");
+    let options = Options {
+        split_items: true,
+        ..Options::default()
+    };
+    let p = run_with(Format::Xo, "/xo/f.json", &bytes, &options, true);
+    let got: Vec<_> = p
+        .outcomes
+        .iter()
+        .map(|o| {
+            (
+                o.job.as_str(),
+                o.host.as_deref(),
+                o.status,
+                o.summary.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got[1..],
+        [
+            ("nightly-vms", Some("web01"), Status::Warning, Some("Retry the VM backup due to an error (SR_BACKEND_FAILURE_44(, There is insufficient space, ))")),
+            ("nightly-vms", Some("db01"), Status::Failure, Some("VM_BAD_POWER_STATE(OpaqueRef:5a6b7c8d, running, halted)")),
+            ("nightly-vms", Some("tmpl-builder"), Status::Warning, Some("no disks found")),
+        ]
+    );
+}
+
+#[test]
+fn xo_warning_deep_in_the_tree() {
+    let o = one(Format::Xo, "xo", "warnings.json");
+    assert_eq!(o.status, Status::Warning);
+    assert_eq!(items(&o), [("web01", Status::Warning, Some(268_435_456))]);
+    assert_eq!(o.warnings, ["web01: unused VHD"]);
+}
+
+#[test]
+fn xo_job_skipped_and_interrupted() {
+    let o = one(Format::Xo, "xo", "job-skipped.json");
+    assert_eq!((o.job.as_str(), o.status), ("tagged-vms", Status::Warning));
+    assert_eq!(o.warnings, ["no VMs match this pattern"]);
+    let o = one(Format::Xo, "xo", "interrupted.json");
+    assert_eq!(o.status, Status::Failure);
+    assert_eq!(items(&o), [("web01", Status::Failure, None)]);
+    assert_eq!(o.finished, None);
+    assert_eq!(o.errors, ["web01: interrupted"]);
+}
+
+#[test]
+fn xo_get_logs_array() {
+    let o = run(Format::Xo, "xo", "getLogs.json");
+    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    // The pending run gives no outcome yet.
+    assert_eq!(
+        got,
+        [
+            ("nightly-vms", Status::Success),
+            ("xo-config", Status::Failure),
+            ("nightly-vms", Status::Failure),
+            ("nightly-vms", Status::Unknown),
+        ]
+    );
+    assert_eq!(
+        items(&o[1]),
+        [
+            ("xo", Status::Success, None),
+            ("pool-a", Status::Failure, None)
+        ]
+    );
+    assert_eq!(
+        o[1].errors,
+        ["pool-a: ENOSPC: no space left on device, write"]
+    );
+    assert!(o[3].errors[0].contains("someNewStatus"));
+    // The aborted run is a canceled one.
+    let bytes = fixture("xo", "getLogs.json");
+    let options = Options {
+        canceled: Some(Status::Warning),
+        ..Options::default()
+    };
+    let p = run_with(Format::Xo, "/xo/getLogs.json", &bytes, &options, true);
+    assert_eq!(p.outcomes[2].status, Status::Warning);
+    assert_eq!(p.outcomes[1].status, Status::Failure);
+}
+
+#[test]
+fn xo_get_all_logs_ndjson_and_map() {
+    let o = run(Format::Xo, "xo", "getAllLogs.ndjson");
+    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    assert_eq!(
+        got,
+        [
+            ("nightly-vms", Status::Success),
+            ("nightly-vms", Status::Failure),
+            ("tagged-vms", Status::Warning),
+        ]
+    );
+    // A dump still being written: the unfinished line waits.
+    let bytes = fixture("xo", "getAllLogs.ndjson");
+    let cut = bytes.len() - 20;
+    let p = run_with(
+        Format::Xo,
+        "/xo/a.ndjson",
+        &bytes[..cut],
+        &Options::default(),
+        false,
+    );
+    assert_eq!(p.outcomes.len(), 2);
+    assert_eq!(bytes[p.consumed - 1], b'\n');
+    // A pretty-printed document still being written gives nothing yet.
+    let doc = fixture("xo", "success-full.json");
+    let p = run_with(
+        Format::Xo,
+        "/xo/s.json",
+        &doc[..doc.len() / 2],
+        &Options::default(),
+        false,
+    );
+    assert_eq!((p.outcomes.len(), p.consumed), (0, 0));
+    let o = run(Format::Xo, "xo", "getAllLogs-map.json");
+    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    assert_eq!(
+        got,
+        [
+            ("nightly-vms", Status::Success),
+            ("tagged-vms", Status::Warning)
+        ]
+    );
+}

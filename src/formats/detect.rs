@@ -2,7 +2,7 @@
 //! reliable). An input no detector recognises becomes an `unknown` outcome that names the
 //! formats tried.
 
-use super::{bacula, native, vzdump, Format, Input, Parsed};
+use super::{bacula, native, vzdump, xo, Format, Input, Parsed};
 use crate::outcome::Outcome;
 
 /// A detector: does this input look like that format?
@@ -10,6 +10,7 @@ type Detector = fn(&Input<'_>) -> bool;
 
 /// Detectors in the order they are tried (most specific first).
 const DETECTORS: &[(Format, Detector)] = &[
+    (Format::Xo, xo::looks_like),
     (Format::Native, |i| native::looks_native(i.bytes)),
     (Format::Vzdump, vzdump::looks_like),
     (Format::Bacula, bacula::looks_like),

@@ -17,6 +17,7 @@ pub mod bacula;
 pub mod detect;
 pub mod native;
 pub mod vzdump;
+pub mod xo;
 
 /// A result format name (`[[watch]] format = ...`, `--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -183,6 +184,7 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
         Format::Native => native::parse(input),
         Format::Vzdump => vzdump::parse(input),
         Format::Bacula => bacula::parse(input),
+        Format::Xo => xo::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
