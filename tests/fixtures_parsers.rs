@@ -657,3 +657,143 @@ fn xo_get_all_logs_ndjson_and_map() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// pgBackRest
+
+#[test]
+fn pgbackrest_log_runs() {
+    let o = run(Format::Pgbackrest, "pgbackrest", "demo-backup.log");
+    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    assert_eq!(
+        got,
+        [
+            ("demo", Status::Success),
+            ("demo-expire", Status::Success),
+            ("demo", Status::Warning),
+            ("demo-expire", Status::Success),
+            ("demo", Status::Failure),
+            ("demo", Status::Failure),
+            ("demo", Status::Failure),
+        ]
+    );
+    let full = &o[0];
+    assert_eq!(full.tool.as_deref(), Some("pgbackrest"));
+    assert_eq!(full.started, t("2026-11-24T08:11:59.707Z"));
+    assert_eq!(full.finished, t("2026-11-24T08:12:03.676Z"));
+    assert_eq!(full.duration_s, Some(3.969));
+    assert_eq!((full.bytes, full.files), (Some(23_173_529), Some(964)));
+    assert_eq!(items(full), [("demo", Status::Success, Some(23_173_529))]);
+    assert_eq!(
+        full.items[0].message.as_deref(),
+        Some("backup 20261124-081200F")
+    );
+    assert_eq!(
+        full.summary.as_deref(),
+        Some("full backup 20261124-081200F completed")
+    );
+    assert!(o[1].items.is_empty());
+    assert_eq!(
+        o[2].warnings,
+        ["a timeline switch has occurred since the 20261124-081200F backup, enabling delta checksum HINT: this is normal after restoring from backup or promoting a standby."]
+    );
+    assert_eq!((o[2].bytes, o[2].files), (Some(1_572_864), Some(964)));
+    assert_eq!(
+        o[4].errors,
+        ["[056]: unable to find primary cluster - cannot proceed HINT: are all available clusters in recovery?"]
+    );
+    assert_eq!(o[5].errors, ["[063]: terminated on signal [SIGTERM]"]);
+    assert_eq!(o[6].errors, ["backup command did not end (killed?)"]);
+}
+
+#[test]
+fn pgbackrest_growing_log_and_signal() {
+    let bytes = fixture("pgbackrest", "demo-backup.log");
+    let text = std::str::from_utf8(&bytes).unwrap();
+    let options = Options {
+        canceled: Some(Status::Warning),
+        ..Options::default()
+    };
+    let p = run_with(
+        Format::Pgbackrest,
+        "/l/demo-backup.log",
+        &bytes,
+        &options,
+        false,
+    );
+    assert_eq!(p.outcomes.len(), 6);
+    let last_end = text.rfind("aborted with exception [063]\n").unwrap();
+    assert_eq!(
+        p.consumed,
+        last_end + "aborted with exception [063]\n".len()
+    );
+    assert_eq!(p.outcomes[5].status, Status::Warning, "canceled maps");
+    assert_eq!(p.outcomes[4].status, Status::Failure);
+}
+
+#[test]
+fn pgbackrest_console_and_exit_code() {
+    let o = run(Format::Pgbackrest, "pgbackrest", "console.txt");
+    assert_eq!(o.len(), 2);
+    assert_eq!((o[0].job.as_str(), o[0].status), ("app", Status::Success));
+    assert_eq!((o[0].bytes, o[0].files), (Some(8499), Some(1011)));
+    assert_eq!(o[0].duration_s, Some(1.812));
+    assert_eq!(o[0].started, None);
+    // Under `wrap` a non-zero exit (= the error code) fails the run.
+    let bytes = fixture("pgbackrest", "console.txt");
+    let meta = FileMeta::for_path("wrap");
+    let options = Options {
+        job: "pg".into(),
+        ..Options::default()
+    };
+    let p = formats::parse(
+        Format::Pgbackrest,
+        &Input {
+            bytes: &bytes,
+            meta: &meta,
+            exit_code: Some(56),
+            options: &options,
+            complete: true,
+        },
+    );
+    assert_eq!(p.outcomes[0].status, Status::Failure);
+}
+
+#[test]
+fn pgbackrest_info_json() {
+    let o = one(Format::Pgbackrest, "pgbackrest", "info.json");
+    assert_eq!((o.job.as_str(), o.status), ("info", Status::Failure));
+    assert_eq!(
+        items(&o),
+        [
+            ("demo", Status::Success, Some(3_014_912)),
+            ("app", Status::Warning, Some(2048)),
+            ("reports", Status::Failure, None),
+        ]
+    );
+    assert_eq!(
+        o.items[0].message.as_deref(),
+        Some("last full backup 20261124-081200F at 2026-11-24 08:12:03Z")
+    );
+    assert_eq!(
+        o.items[1].message.as_deref(),
+        Some("last incr backup 20261124-081500F_20261125-020000I at 2026-11-25 02:00:02Z has errors (page checksums); backup running")
+    );
+    assert_eq!(
+        o.errors,
+        ["reports: status 2: no valid backups; repo1: no valid backups"]
+    );
+    assert_eq!(o.finished.unwrap().timestamp(), 1795507923);
+    assert_eq!(o.started.unwrap().timestamp(), 1795507920);
+    assert_eq!(o.bytes, Some(3_014_912 + 2048));
+    // Half-written (the file has no trailing newline): wait.
+    let bytes = fixture("pgbackrest", "info.json");
+    let p = run_with(
+        Format::Pgbackrest,
+        "/i/info.json",
+        &bytes[..100],
+        &Options::default(),
+        false,
+    );
+    assert_eq!((p.outcomes.len(), p.consumed), (0, 0));
+}

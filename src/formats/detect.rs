@@ -2,7 +2,7 @@
 //! reliable). An input no detector recognises becomes an `unknown` outcome that names the
 //! formats tried.
 
-use super::{bacula, native, vzdump, xo, Format, Input, Parsed};
+use super::{bacula, native, pgbackrest, vzdump, xo, Format, Input, Parsed};
 use crate::outcome::Outcome;
 
 /// A detector: does this input look like that format?
@@ -14,6 +14,7 @@ const DETECTORS: &[(Format, Detector)] = &[
     (Format::Native, |i| native::looks_native(i.bytes)),
     (Format::Vzdump, vzdump::looks_like),
     (Format::Bacula, bacula::looks_like),
+    (Format::Pgbackrest, pgbackrest::looks_like),
 ];
 
 /// The detected format, if any.

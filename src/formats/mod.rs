@@ -16,6 +16,7 @@ use crate::outcome::{Outcome, Status};
 pub mod bacula;
 pub mod detect;
 pub mod native;
+pub mod pgbackrest;
 pub mod vzdump;
 pub mod xo;
 
@@ -185,6 +186,7 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
         Format::Vzdump => vzdump::parse(input),
         Format::Bacula => bacula::parse(input),
         Format::Xo => xo::parse(input),
+        Format::Pgbackrest => pgbackrest::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
