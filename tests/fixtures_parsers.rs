@@ -797,3 +797,60 @@ fn pgbackrest_info_json() {
     );
     assert_eq!((p.outcomes.len(), p.consumed), (0, 0));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Robustness: every prefix of every fixture, and large inputs in linear time.
+
+#[test]
+fn prefixes_of_fixtures_never_panic() {
+    type Fuzz = fn(&[u8]);
+    let tools: [(&str, Fuzz); 4] = [
+        ("vzdump", nagbridge::fuzzing::vzdump),
+        ("bacula", nagbridge::fuzzing::bacula),
+        ("xo", nagbridge::fuzzing::xo),
+        ("pgbackrest", nagbridge::fuzzing::pgbackrest),
+    ];
+    for (tool, fuzz) in tools {
+        let dir = format!("{}/tests/fixtures/{tool}", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            for cut in (0..bytes.len()).step_by(97) {
+                fuzz(&bytes[..cut]);
+            }
+            fuzz(&bytes);
+        }
+    }
+}
+
+#[test]
+fn large_inputs_are_linear() {
+    let started = std::time::Instant::now();
+    let mut log = String::new();
+    for i in 0..20_000 {
+        log.push_str(&format!(
+            "INFO: Starting Backup of VM {i} (qemu)\nINFO: archive file size: 1.5GB\nERROR: Backup of VM {i} failed - x\n"
+        ));
+    }
+    nagbridge::fuzzing::vzdump(log.as_bytes());
+    let mut bac = String::new();
+    for i in 0..20_000 {
+        bac.push_str(&format!(
+            "24-Nov 08:10 vm-fd JobId {i}: Error: boom\n  JobId: {i}\n  Termination: Backup OK\n"
+        ));
+    }
+    nagbridge::fuzzing::bacula(bac.as_bytes());
+    let mut pg = String::new();
+    for _ in 0..20_000 {
+        pg.push_str("P00  ERROR: [056]: x\n    more\n");
+    }
+    nagbridge::fuzzing::pgbackrest(pg.as_bytes());
+    let mut xo = String::from("[");
+    for i in 0..5_000 {
+        xo.push_str(&format!(
+            "{{\"jobId\":\"j\",\"status\":\"failure\",\"tasks\":[{{\"data\":{{\"type\":\"VM\",\"id\":\"{i}\"}},\"status\":\"failure\",\"result\":{{\"message\":\"m\"}}}}]}},"
+        ));
+    }
+    xo.push_str("{}]");
+    nagbridge::fuzzing::xo(xo.as_bytes());
+    assert!(started.elapsed().as_secs() < 60, "{:?}", started.elapsed());
+}

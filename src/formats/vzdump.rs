@@ -10,6 +10,8 @@
 //! A task log is append-only while the task runs: with `complete == false` only a `TASK ...`
 //! line ends a run, and whatever follows the last one is left unconsumed.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till1, take_while1, take_while_m_n};
@@ -478,6 +480,8 @@ struct Guest {
 struct Run {
     seen: bool,
     guests: Vec<Guest>,
+    /// vmid -> position in `guests`.
+    index: HashMap<u32, usize>,
     current: Option<usize>,
     first_time: Option<DateTime<Utc>>,
     last_time: Option<DateTime<Utc>>,
@@ -498,17 +502,14 @@ fn push_bounded(v: &mut Vec<String>, s: String) {
 
 impl Run {
     fn guest(&mut self, vmid: u32) -> &mut Guest {
-        // Guests are few and the current one is almost always the last.
-        let idx = match self.guests.iter().rposition(|g| g.vmid == vmid) {
-            Some(i) => i,
-            None => {
-                self.guests.push(Guest {
-                    vmid,
-                    ..Guest::default()
-                });
-                self.guests.len() - 1
-            }
-        };
+        let next = self.guests.len();
+        let idx = *self.index.entry(vmid).or_insert(next);
+        if idx == next {
+            self.guests.push(Guest {
+                vmid,
+                ..Guest::default()
+            });
+        }
         self.current = Some(idx);
         &mut self.guests[idx]
     }

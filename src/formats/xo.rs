@@ -9,6 +9,8 @@
 //! pending -> no outcome yet), retried VM attempts (the last attempt for a VM wins), transfer
 //! sizes (`transfer` tasks' `result.size`) and the deepest failing message. Must not do I/O.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -300,16 +302,17 @@ fn walk(task: &Task, depth: usize, w: &mut Walk, ctx: &str) {
 /// first appear; and the other top-level tasks.
 fn split_tasks(root: &Task) -> (Vec<&Task>, Vec<&Task>) {
     let mut items: Vec<&Task> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut other = Vec::new();
     for t in &root.tasks {
         if t.item_kind() {
             let key = t.data_str("id").unwrap_or_else(|| t.item_name());
-            match items
-                .iter()
-                .position(|x| x.data_str("id").unwrap_or_else(|| x.item_name()) == key)
-            {
-                Some(i) => items[i] = t,
-                None => items.push(t),
+            match index.get(&key) {
+                Some(&i) => items[i] = t,
+                None => {
+                    index.insert(key, items.len());
+                    items.push(t);
+                }
             }
         } else {
             other.push(t);
