@@ -8,4 +8,5 @@ pub mod cli;
 pub mod config;
 pub mod formats;
 pub mod fsutil;
+pub mod fuzzing;
 pub mod outcome;

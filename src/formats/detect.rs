@@ -2,14 +2,20 @@
 //! reliable). An input no detector recognises becomes an `unknown` outcome that names the
 //! formats tried.
 
-use super::{native, Format, Input, Parsed};
+use super::{bacula, native, pgbackrest, vzdump, xo, Format, Input, Parsed};
 use crate::outcome::Outcome;
 
 /// A detector: does this input look like that format?
 type Detector = fn(&Input<'_>) -> bool;
 
 /// Detectors in the order they are tried (most specific first).
-const DETECTORS: &[(Format, Detector)] = &[(Format::Native, |i| native::looks_native(i.bytes))];
+const DETECTORS: &[(Format, Detector)] = &[
+    (Format::Xo, xo::looks_like),
+    (Format::Native, |i| native::looks_native(i.bytes)),
+    (Format::Vzdump, vzdump::looks_like),
+    (Format::Bacula, bacula::looks_like),
+    (Format::Pgbackrest, pgbackrest::looks_like),
+];
 
 /// The detected format, if any.
 pub fn detect(input: &Input<'_>) -> Option<Format> {

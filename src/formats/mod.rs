@@ -13,8 +13,12 @@ use chrono::{DateTime, Utc};
 
 use crate::outcome::{Outcome, Status};
 
+pub mod bacula;
 pub mod detect;
 pub mod native;
+pub mod pgbackrest;
+pub mod vzdump;
+pub mod xo;
 
 /// A result format name (`[[watch]] format = ...`, `--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -179,6 +183,10 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
     let mut parsed = match format {
         Format::Auto => detect::parse_auto(input),
         Format::Native => native::parse(input),
+        Format::Vzdump => vzdump::parse(input),
+        Format::Bacula => bacula::parse(input),
+        Format::Xo => xo::parse(input),
+        Format::Pgbackrest => pgbackrest::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
