@@ -92,7 +92,12 @@ async fn tmp_then_rename_is_ready_once_with_full_content() {
     fs::write(&tmp, &body).unwrap();
     fs::rename(&tmp, e.dir.join("r.json")).unwrap();
     let got = drain(&mut w, 1.5).await;
-    assert_eq!(got.len(), 1, "{:?}", got.iter().map(|f| &f.path).collect::<Vec<_>>());
+    assert_eq!(
+        got.len(),
+        1,
+        "{:?}",
+        got.iter().map(|f| &f.path).collect::<Vec<_>>()
+    );
     assert_eq!(got[0].path, e.dir.join("r.json"));
     assert_eq!(got[0].bytes.len(), body.len());
     assert!(got[0].complete);
@@ -183,7 +188,10 @@ async fn quiet_but_incomplete_rest_comes_again_once_settled() {
     assert!(!f.complete, "polling alone cannot know the writer is done");
     w.commit(f.key, 4).await.unwrap();
     let f = next(&mut w, 5.0).await.unwrap();
-    assert_eq!((f.bytes.as_slice(), f.offset, f.complete), (&b"two"[..], 4, true));
+    assert_eq!(
+        (f.bytes.as_slice(), f.offset, f.complete),
+        (&b"two"[..], 4, true)
+    );
     w.commit(f.key, 3).await.unwrap();
 }
 
@@ -199,7 +207,13 @@ async fn rename_rotation_r6_no_duplicates() {
     got.extend(drain(&mut w, 1.5).await);
     let all: Vec<String> = got
         .iter()
-        .flat_map(|f| String::from_utf8(f.bytes.clone()).unwrap().lines().map(String::from).collect::<Vec<_>>())
+        .flat_map(|f| {
+            String::from_utf8(f.bytes.clone())
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
         .collect();
     let unique: HashSet<&String> = all.iter().collect();
     assert_eq!((all.len(), unique.len()), (2000, 2000));
@@ -217,7 +231,10 @@ async fn copytruncate_and_rewrite_r8() {
         fs::write(&log, "new short\n").unwrap();
         let got = drain(&mut w, 1.5).await;
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].bytes.as_slice(), got[0].offset), (&b"new short\n"[..], 0));
+        assert_eq!(
+            (got[0].bytes.as_slice(), got[0].offset),
+            (&b"new short\n"[..], 0)
+        );
     }
     // Across a restart: same inode rewritten with more than the old offset.
     let ino = fs::metadata(&log).unwrap().ino();
@@ -227,7 +244,10 @@ async fn copytruncate_and_rewrite_r8() {
     let mut w = Watcher::start(config(&e)).unwrap();
     let got = drain(&mut w, 1.5).await;
     assert_eq!(got.len(), 1);
-    assert_eq!((got[0].bytes.as_slice(), got[0].offset), (longer.as_bytes(), 0));
+    assert_eq!(
+        (got[0].bytes.as_slice(), got[0].offset),
+        (longer.as_bytes(), 0)
+    );
 }
 
 #[tokio::test]
@@ -254,7 +274,10 @@ async fn inode_reuse_r9_is_read_from_zero() {
         let mut w = Watcher::start(config(&e)).unwrap();
         let got = drain(&mut w, 1.5).await;
         assert_eq!(got.len(), 1, "offset {offset}");
-        assert_eq!((got[0].bytes.as_slice(), got[0].offset), (body.as_bytes(), 0));
+        assert_eq!(
+            (got[0].bytes.as_slice(), got[0].offset),
+            (body.as_bytes(), 0)
+        );
     }
 }
 
@@ -270,14 +293,20 @@ async fn inode_reuse_r9_on_this_file_system() {
     }
     fs::remove_file(&a).unwrap();
     let mut reused = false;
-    for (i, body) in [lines(0..10, "shorter"), lines(0..300, "longer")].iter().enumerate() {
+    for (i, body) in [lines(0..10, "shorter"), lines(0..300, "longer")]
+        .iter()
+        .enumerate()
+    {
         let b = e.dir.join(format!("b{i}.log"));
         fs::write(&b, body).unwrap();
         reused |= fs::metadata(&b).unwrap().ino() == old_ino;
         let mut w = Watcher::start(config(&e)).unwrap();
         let got = drain(&mut w, 1.5).await;
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].bytes.as_slice(), got[0].offset), (body.as_bytes(), 0));
+        assert_eq!(
+            (got[0].bytes.as_slice(), got[0].offset),
+            (body.as_bytes(), 0)
+        );
         drop(w);
         fs::remove_file(&b).unwrap();
     }
@@ -372,10 +401,16 @@ async fn oversize_file_is_reported_once_even_after_restart() {
         assert!(next(&mut w, 1.0).await.is_none());
     }
     let mut w = Watcher::start(c).unwrap();
-    assert!(next(&mut w, 1.0).await.is_none(), "re-alerted after restart");
+    assert!(
+        next(&mut w, 1.0).await.is_none(),
+        "re-alerted after restart"
+    );
     append(&big, b"tail\n");
     let f = next(&mut w, 5.0).await.unwrap();
-    assert_eq!((f.bytes.as_slice(), f.offset, f.oversize), (&b"tail\n"[..], 5000, None));
+    assert_eq!(
+        (f.bytes.as_slice(), f.offset, f.oversize),
+        (&b"tail\n"[..], 5000, None)
+    );
 }
 
 #[tokio::test]
@@ -390,8 +425,14 @@ async fn polling_mode_picks_up_within_poll_plus_quiet() {
     fs::write(e.dir.join("r.json"), b"{}\n").unwrap();
     let f = next(&mut w, 5.0).await.expect("picked up");
     let took = t0.elapsed();
-    println!("polling pick-up: {took:?} (poll {poll:?} + quiet {:?})", c.quiet_period);
-    assert!(took <= poll + c.quiet_period + Duration::from_millis(700), "{took:?}");
+    println!(
+        "polling pick-up: {took:?} (poll {poll:?} + quiet {:?})",
+        c.quiet_period
+    );
+    assert!(
+        took <= poll + c.quiet_period + Duration::from_millis(700),
+        "{took:?}"
+    );
     assert_eq!(f.bytes, b"{}\n");
 }
 
@@ -427,11 +468,34 @@ async fn released_file_comes_again_and_uncommitted_survives_restart() {
         let mut w = Watcher::start(config(&e)).unwrap();
         let f = next(&mut w, 5.0).await.unwrap();
         w.release(f.key).await.unwrap();
-        let f = next(&mut w, 5.0).await.expect("released file offered again");
+        let f = next(&mut w, 5.0)
+            .await
+            .expect("released file offered again");
         let _ = f; // not committed: the spool "failed"
     }
     let mut w = Watcher::start(config(&e)).unwrap();
     assert_eq!(drain(&mut w, 1.5).await.len(), 1, "uncommitted file lost");
+}
+
+#[tokio::test]
+async fn watched_directory_removed_and_recreated_is_watched_again() {
+    let e = env();
+    let mut c = config(&e);
+    c.rescan_interval = Duration::from_millis(300);
+    let mut w = Watcher::start(c).unwrap();
+    fs::write(e.dir.join("a.json"), b"{}\n").unwrap();
+    assert_eq!(drain(&mut w, 1.5).await.len(), 1);
+    fs::remove_dir_all(&e.dir).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    fs::create_dir(&e.dir).unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Closed-after-write is only seen if inotify watches the new directory.
+    let t0 = Instant::now();
+    fs::write(e.dir.join("b.json"), b"{}\n").unwrap();
+    let f = next(&mut w, 5.0).await.expect("picked up");
+    assert_eq!(f.path, e.dir.join("b.json"));
+    assert!(f.complete, "seen by quiet period only: not watched again");
+    println!("after re-creation: {:?}", t0.elapsed());
 }
 
 /// Thread CPU time (user + system, clock ticks) of the watcher thread.
@@ -487,7 +551,11 @@ async fn measure_idle_cpu_10000_files() {
     let got = drain(&mut w, 2.0).await;
     assert_eq!(got.len(), 10_000);
     let ticks0 = watcher_thread_ticks();
-    println!("initial 10,000 files handed out and committed in {:?} (cpu {} ticks)", t0.elapsed(), ticks0);
+    println!(
+        "initial 10,000 files handed out and committed in {:?} (cpu {} ticks)",
+        t0.elapsed(),
+        ticks0
+    );
     let hz = 100.0;
     let idle = Duration::from_secs(20);
     tokio::time::sleep(idle).await;

@@ -212,10 +212,7 @@ fn decode(raw: &[u8]) -> Result<Vec<Checkpoint>, String> {
     }
     let len: usize = parts[3].parse().map_err(|_| "bad length")?;
     if len != body.len() {
-        return Err(format!(
-            "length {} does not match header {len}",
-            body.len()
-        ));
+        return Err(format!("length {} does not match header {len}", body.len()));
     }
     let crc = u32::from_str_radix(parts[2], 16).map_err(|_| "bad checksum field")?;
     if crc != crc32fast::hash(body) {

@@ -157,7 +157,10 @@ mod tests {
         assert_eq!(read_range(&f, 1, 10).unwrap(), b"ello");
         assert_eq!(hash_range(&f, 0, 5).unwrap(), Some(hash(b"hello")));
         assert_eq!(hash_range(&f, 0, 6).unwrap(), None);
-        assert_eq!(open_regular(&link).unwrap().unwrap_err(), NotRegular::Symlink);
+        assert_eq!(
+            open_regular(&link).unwrap().unwrap_err(),
+            NotRegular::Symlink
+        );
         assert_eq!(
             open_regular(dir.path()).unwrap().unwrap_err(),
             NotRegular::Directory

@@ -259,7 +259,9 @@ impl Watcher {
     /// given to the next call.
     pub async fn next(&mut self) -> Result<ReadyFile, WatchError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Msg::Want(tx)).map_err(|_| WatchError::Stopped)?;
+        self.tx
+            .send(Msg::Want(tx))
+            .map_err(|_| WatchError::Stopped)?;
         rx.await.map_err(|_| WatchError::Stopped)
     }
 

@@ -240,7 +240,9 @@ mod tests {
         let s1 = stat(1);
         tr.seen(p, 0, s1, t0);
         assert_eq!(tr.next_due(T), Some(t0 + T.quiet));
-        assert!(tr.take_ready(t0 + Duration::from_secs(1), T, |_| Some(s1)).is_empty());
+        assert!(tr
+            .take_ready(t0 + Duration::from_secs(1), T, |_| Some(s1))
+            .is_empty());
         // Grew meanwhile: not ready, quiet period restarts.
         let s2 = stat(2);
         let t1 = t0 + Duration::from_secs(5);
@@ -266,7 +268,9 @@ mod tests {
         // A write after the close cancels the signal.
         tr.signal(Path::new("/w/c"), 0, Signal::Closed, t0);
         tr.changed(Path::new("/w/c"), 0, None, t0);
-        assert!(tr.take_ready(t0 + CLOSE_GRACE, T, |_| Some(stat(3))).is_empty());
+        assert!(tr
+            .take_ready(t0 + CLOSE_GRACE, T, |_| Some(stat(3)))
+            .is_empty());
     }
 
     #[test]

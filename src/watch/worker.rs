@@ -21,7 +21,7 @@ use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::identity::{self, FileKey, NotRegular, HEAD_LEN};
 use super::scan::Root;
 use super::stability::{Ready, Signal, Stat, Timing, Tracker};
-use super::{push_warning, Msg, ReadyFile, WatchConfig, WatchError, Warnings};
+use super::{push_warning, Msg, ReadyFile, Warnings, WatchConfig, WatchError};
 use crate::formats::FileMeta;
 
 /// A file handed out and not yet committed.
@@ -79,7 +79,11 @@ impl Worker {
                 "quiet_period and rescan_interval must be more than zero".into(),
             ));
         }
-        if config.watches.iter().any(|w| w.poll == Some(Duration::ZERO)) {
+        if config
+            .watches
+            .iter()
+            .any(|w| w.poll == Some(Duration::ZERO))
+        {
             return Err(WatchError::Setting("poll must be more than zero".into()));
         }
         let mut roots = Vec::new();
@@ -103,7 +107,10 @@ impl Worker {
             let handler = move |res| {
                 let _ = tx.send(Msg::Fs(res));
             };
-            Some(notify::recommended_watcher(handler).map_err(|e| WatchError::Notify(e.to_string()))?)
+            Some(
+                notify::recommended_watcher(handler)
+                    .map_err(|e| WatchError::Notify(e.to_string()))?,
+            )
         } else {
             None
         };
@@ -244,8 +251,7 @@ impl Worker {
             Msg::Release(key, reply) => {
                 let r = match self.in_flight.remove(&key) {
                     Some(f) => {
-                        self.tracker
-                            .changed(&f.path, f.watch, None, Instant::now());
+                        self.tracker.changed(&f.path, f.watch, None, Instant::now());
                         Ok(())
                     }
                     None => Err(WatchError::NotHandedOut(key)),
@@ -298,6 +304,12 @@ impl Worker {
                 // For `Both`, the destination was already handled by its `To` event.
                 if let Some(p) = ev.paths.first() {
                     self.tracker.forget(p);
+                    // A watched directory that went away must be watched anew when it is back.
+                    for i in 0..self.roots.len() {
+                        if self.roots[i].dir == *p && self.config.watches[i].poll.is_none() {
+                            self.registered[i] = false;
+                        }
+                    }
                 }
             }
             EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
@@ -488,8 +500,7 @@ impl Worker {
         }
         let head_len = size.min(HEAD_LEN);
         let Some(head_hash) = identity::hash_range(&file, 0, head_len)? else {
-            self.tracker
-                .changed(&r.path, r.watch, None, Instant::now());
+            self.tracker.changed(&r.path, r.watch, None, Instant::now());
             return Ok(None);
         };
         let pending = size - start;
@@ -500,8 +511,7 @@ impl Worker {
             let b = identity::read_range(&file, start, pending)?;
             if (b.len() as u64) < pending {
                 // Shrank while we read: look again.
-                self.tracker
-                    .changed(&r.path, r.watch, None, Instant::now());
+                self.tracker.changed(&r.path, r.watch, None, Instant::now());
                 return Ok(None);
             }
             b
@@ -594,4 +604,33 @@ fn still_valid(cp: &Checkpoint, file: &File, size: u64) -> io::Result<bool> {
     }
     let (ms, ml) = identity::marker_range(cp.offset);
     Ok(identity::hash_range(file, ms, ml)? == Some(cp.marker_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::Flag;
+    use std::sync::mpsc;
+
+    #[test]
+    fn overflow_rescans_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = WatchConfig::new(tmp.path().join("state"));
+        config
+            .watches
+            .push(super::super::WatchSpec::new(tmp.path()));
+        let (tx, rx) = mpsc::channel();
+        let mut w = Worker::new(config, tx, rx, Warnings::default()).unwrap();
+        let later = Instant::now() + Duration::from_secs(60);
+        w.next_scan[0] = later;
+        w.on_event(Ok(notify::Event::new(EventKind::Other)));
+        assert_eq!(w.next_scan[0], later);
+        w.on_event(Ok(
+            notify::Event::new(EventKind::Other).set_flag(Flag::Rescan)
+        ));
+        assert!(w.next_scan[0] <= Instant::now());
+        w.next_scan[0] = later;
+        w.on_event(Err(notify::Error::generic("queue overflow")));
+        assert!(w.next_scan[0] <= Instant::now());
+    }
 }
