@@ -498,6 +498,27 @@ async fn watched_directory_removed_and_recreated_is_watched_again() {
     println!("after re-creation: {:?}", t0.elapsed());
 }
 
+#[tokio::test]
+async fn next_is_cancel_safe() {
+    let e = env();
+    let mut w = Watcher::start(config(&e)).unwrap();
+    fs::write(e.dir.join("r.json"), b"{}\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Give up at once, many times: the file the watcher read meanwhile must not be lost.
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        if let Ok(f) = tokio::time::timeout(Duration::ZERO, w.next()).await {
+            got.push(f.unwrap());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for f in &got {
+        w.commit(f.key, f.bytes.len()).await.unwrap();
+    }
+    got.extend(drain(&mut w, 1.5).await);
+    assert_eq!(got.len(), 1);
+}
+
 /// Thread CPU time (user + system, clock ticks) of the watcher thread.
 fn watcher_thread_ticks() -> u64 {
     for t in fs::read_dir("/proc/self/task").unwrap().flatten() {

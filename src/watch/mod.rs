@@ -47,6 +47,9 @@
 //!   [`ReadyFile`] with `oversize = Some(size)` and no bytes; committing it records the whole file
 //!   as done (also across restarts) until its identity changes; appended bytes after that are
 //!   read as usual. A huge file costs a stat and two 1 KiB reads.
+//! * **In flight**: a handed-out file is not offered again until it is committed or released;
+//!   at most 256 files are in flight at once (each keeps its descriptor, so a commit hashes the
+//!   same file that was read), after that `next` waits.
 //! * **Checkpoints** are kept in memory at once and written to `<state_dir>/watch-checkpoints`
 //!   within `checkpoint_interval` (zero: before `commit` returns), and at shutdown. Entries of
 //!   files that a full scan no longer finds are pruned.
@@ -220,7 +223,8 @@ pub enum WatchError {
 
 enum Msg {
     Fs(notify::Result<notify::Event>),
-    Want(oneshot::Sender<ReadyFile>),
+    /// The caller waits for one file: send it on the ready channel.
+    Want,
     Commit(FileKey, usize, oneshot::Sender<Result<(), WatchError>>),
     Release(FileKey, oneshot::Sender<Result<(), WatchError>>),
     Flush(oneshot::Sender<Result<(), WatchError>>),
@@ -233,6 +237,10 @@ type Warnings = Arc<Mutex<VecDeque<Warning>>>;
 #[derive(Debug)]
 pub struct Watcher {
     tx: mpsc::Sender<Msg>,
+    ready: tokio::sync::mpsc::UnboundedReceiver<ReadyFile>,
+    /// A `Want` was sent and its file not received yet (a cancelled `next` leaves it so; the
+    /// file then waits in `ready` for the next call).
+    wanting: bool,
     warnings: Warnings,
     thread: Option<JoinHandle<()>>,
 }
@@ -242,14 +250,17 @@ impl Watcher {
     /// A watched directory that does not exist yet is a warning, retried at each rescan.
     pub fn start(config: WatchConfig) -> Result<Watcher, WatchError> {
         let (tx, rx) = mpsc::channel();
+        let (ready_tx, ready) = tokio::sync::mpsc::unbounded_channel();
         let warnings: Warnings = Arc::default();
-        let worker = worker::Worker::new(config, tx.clone(), rx, warnings.clone())?;
+        let worker = worker::Worker::new(config, tx.clone(), rx, ready_tx, warnings.clone())?;
         let thread = std::thread::Builder::new()
             .name("nagbridge-watch".into())
             .spawn(move || worker.run())
             .map_err(|e| WatchError::Notify(format!("cannot start the watcher thread: {e}")))?;
         Ok(Watcher {
             tx,
+            ready,
+            wanting: false,
             warnings,
             thread: Some(thread),
         })
@@ -258,11 +269,13 @@ impl Watcher {
     /// The next ready file. Cancel-safe: a file that was ready when the future was dropped is
     /// given to the next call.
     pub async fn next(&mut self) -> Result<ReadyFile, WatchError> {
-        let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Want(tx))
-            .map_err(|_| WatchError::Stopped)?;
-        rx.await.map_err(|_| WatchError::Stopped)
+        if !self.wanting {
+            self.tx.send(Msg::Want).map_err(|_| WatchError::Stopped)?;
+            self.wanting = true;
+        }
+        let file = self.ready.recv().await.ok_or(WatchError::Stopped)?;
+        self.wanting = false;
+        Ok(file)
     }
 
     /// The outcomes of the first `consumed` bytes of the file handed out as `key` are durably

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::checkpoint::{Checkpoint, CheckpointStore};
 use super::identity::{self, FileKey, NotRegular, HEAD_LEN};
@@ -23,6 +23,10 @@ use super::scan::Root;
 use super::stability::{Ready, Signal, Stat, Timing, Tracker};
 use super::{push_warning, Msg, ReadyFile, Warnings, WatchConfig, WatchError};
 use crate::formats::FileMeta;
+
+/// Files handed out and not committed (each holds an open descriptor): past this, `next`
+/// waits for a commit or release.
+const MAX_IN_FLIGHT: usize = 256;
 
 /// A file handed out and not yet committed.
 struct InFlight {
@@ -52,8 +56,9 @@ pub(super) struct Worker {
     queue: VecDeque<Ready>,
     store: CheckpointStore,
     in_flight: HashMap<FileKey, InFlight>,
-    want: Option<oneshot::Sender<ReadyFile>>,
-    parked: Option<ReadyFile>,
+    /// The caller waits for a file.
+    want: bool,
+    ready_tx: UnboundedSender<ReadyFile>,
     warned: HashSet<PathBuf>,
     warnings: Warnings,
     persist_due: Option<Instant>,
@@ -72,6 +77,7 @@ impl Worker {
         config: WatchConfig,
         tx: Sender<Msg>,
         rx: Receiver<Msg>,
+        ready_tx: UnboundedSender<ReadyFile>,
         warnings: Warnings,
     ) -> Result<Worker, WatchError> {
         if config.quiet_period.is_zero() || config.rescan_interval.is_zero() {
@@ -130,8 +136,8 @@ impl Worker {
             queue: VecDeque::new(),
             store,
             in_flight: HashMap::new(),
-            want: None,
-            parked: None,
+            want: false,
+            ready_tx,
             warned: HashSet::new(),
             warnings,
             persist_due: None,
@@ -243,7 +249,7 @@ impl Worker {
     fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Fs(res) => self.on_event(res),
-            Msg::Want(tx) => self.want = Some(tx),
+            Msg::Want => self.want = true,
             Msg::Commit(key, consumed, reply) => {
                 let r = self.commit(key, consumed);
                 let _ = reply.send(r);
@@ -328,6 +334,9 @@ impl Worker {
                     }
                 }
             }
+            // chmod, touch, link count: the content is the same, and a pending close or
+            // rename signal stays valid (the size and mtime are compared when looked at).
+            EventKind::Modify(ModifyKind::Metadata(_)) => {}
             EventKind::Modify(_) => {
                 for p in &ev.paths {
                     if let Some(i) = self.watch_of(p) {
@@ -426,25 +435,18 @@ impl Worker {
 
     /// Hand out a file if the caller is waiting and one is ready.
     fn serve(&mut self) {
-        while self.want.as_ref().is_some_and(|w| !w.is_closed()) {
-            let rf = match self.parked.take() {
-                Some(rf) => rf,
-                None => {
-                    let Some(r) = self.queue.pop_front() else {
-                        return;
-                    };
-                    match self.read(r) {
-                        Some(rf) => rf,
-                        None => continue,
-                    }
-                }
+        // In-flight files keep their descriptor: past the cap the request waits for a commit.
+        while self.want && self.in_flight.len() < MAX_IN_FLIGHT {
+            let Some(r) = self.queue.pop_front() else {
+                return;
             };
-            let tx = self.want.take().expect("checked above");
-            if let Err(rf) = tx.send(rf) {
-                self.parked = Some(rf);
+            if let Some(rf) = self.read(r) {
+                self.want = false;
+                // The handle keeps it in the channel until a `next` takes it; this fails only
+                // when the handle is gone, and then the loop stops anyway.
+                let _ = self.ready_tx.send(rf);
             }
         }
-        self.want = None;
     }
 
     /// Open a ready file and read its new bytes, or None when there is nothing to hand out.
@@ -620,7 +622,8 @@ mod tests {
             .watches
             .push(super::super::WatchSpec::new(tmp.path()));
         let (tx, rx) = mpsc::channel();
-        let mut w = Worker::new(config, tx, rx, Warnings::default()).unwrap();
+        let (ready_tx, _ready) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = Worker::new(config, tx, rx, ready_tx, Warnings::default()).unwrap();
         let later = Instant::now() + Duration::from_secs(60);
         w.next_scan[0] = later;
         w.on_event(Ok(notify::Event::new(EventKind::Other)));
