@@ -10,3 +10,4 @@ pub mod formats;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod outcome;
+pub mod watch;

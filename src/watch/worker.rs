@@ -1,0 +1,639 @@
+//! The watcher thread: turns inotify events, scans and timers into ready files, reads their new
+//! bytes when the caller asks for one, and records commits.
+//!
+//! Owns: the event loop, the files handed out and not yet committed, and the decision of where
+//! reading starts (checkpoint, or 0 when the identity check fails).
+//! Must not: parse, deliver, or advance a checkpoint other than on the caller's commit.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::identity::{self, FileKey, NotRegular, HEAD_LEN};
+use super::scan::Root;
+use super::stability::{Ready, Signal, Stat, Timing, Tracker};
+use super::{push_warning, Msg, ReadyFile, Warnings, WatchConfig, WatchError};
+use crate::formats::FileMeta;
+
+/// Files handed out and not committed (each holds an open descriptor): past this, `next`
+/// waits for a commit or release.
+const MAX_IN_FLIGHT: usize = 256;
+
+/// A file handed out and not yet committed.
+struct InFlight {
+    file: File,
+    path: PathBuf,
+    watch: usize,
+    start: u64,
+    len: u64,
+    size: u64,
+    head_len: u64,
+    head_hash: u64,
+    oversize: bool,
+    complete: bool,
+    stat: Stat,
+}
+
+pub(super) struct Worker {
+    config: WatchConfig,
+    roots: Vec<Root>,
+    state_dir: PathBuf,
+    notify: Option<RecommendedWatcher>,
+    /// inotify watch registered, per watch (always true for polled ones).
+    registered: Vec<bool>,
+    next_scan: Vec<Instant>,
+    tracker: Tracker,
+    timing: Timing,
+    queue: VecDeque<Ready>,
+    store: CheckpointStore,
+    in_flight: HashMap<FileKey, InFlight>,
+    /// The caller waits for a file.
+    want: bool,
+    ready_tx: UnboundedSender<ReadyFile>,
+    warned: HashSet<PathBuf>,
+    warnings: Warnings,
+    persist_due: Option<Instant>,
+    rx: Receiver<Msg>,
+}
+
+fn stat_of(meta: &fs::Metadata) -> Stat {
+    Stat {
+        size: meta.len(),
+        mtime: meta.modified().ok(),
+    }
+}
+
+impl Worker {
+    pub(super) fn new(
+        config: WatchConfig,
+        tx: Sender<Msg>,
+        rx: Receiver<Msg>,
+        ready_tx: UnboundedSender<ReadyFile>,
+        warnings: Warnings,
+    ) -> Result<Worker, WatchError> {
+        if config.quiet_period.is_zero() || config.rescan_interval.is_zero() {
+            return Err(WatchError::Setting(
+                "quiet_period and rescan_interval must be more than zero".into(),
+            ));
+        }
+        if config
+            .watches
+            .iter()
+            .any(|w| w.poll == Some(Duration::ZERO))
+        {
+            return Err(WatchError::Setting("poll must be more than zero".into()));
+        }
+        let mut roots = Vec::new();
+        for (index, w) in config.watches.iter().enumerate() {
+            let glob = glob::Pattern::new(&w.glob).map_err(|e| WatchError::Glob {
+                index,
+                glob: w.glob.clone(),
+                reason: e.msg.to_string(),
+            })?;
+            roots.push(Root {
+                dir: fs::canonicalize(&w.path).unwrap_or_else(|_| w.path.clone()),
+                glob,
+                recursive: w.recursive,
+                skip_temp: config.skip_temp_names,
+            });
+        }
+        let (store, corrupt) = CheckpointStore::open(&config.state_dir)?;
+        let state_dir =
+            fs::canonicalize(&config.state_dir).unwrap_or_else(|_| config.state_dir.clone());
+        let notify = if config.watches.iter().any(|w| w.poll.is_none()) {
+            let handler = move |res| {
+                let _ = tx.send(Msg::Fs(res));
+            };
+            Some(
+                notify::recommended_watcher(handler)
+                    .map_err(|e| WatchError::Notify(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let now = Instant::now();
+        let mut worker = Worker {
+            registered: config.watches.iter().map(|w| w.poll.is_some()).collect(),
+            next_scan: vec![now; roots.len()],
+            timing: Timing {
+                quiet: config.quiet_period,
+                settle: config.settle_period.max(config.quiet_period),
+            },
+            config,
+            roots,
+            state_dir,
+            notify,
+            tracker: Tracker::default(),
+            queue: VecDeque::new(),
+            store,
+            in_flight: HashMap::new(),
+            want: false,
+            ready_tx,
+            warned: HashSet::new(),
+            warnings,
+            persist_due: None,
+            rx,
+        };
+        if let Some(w) = corrupt {
+            worker.warn(None, w);
+        }
+        for i in 0..worker.roots.len() {
+            worker.register(i);
+        }
+        Ok(worker)
+    }
+
+    fn warn(&self, path: Option<&Path>, message: String) {
+        push_warning(&self.warnings, path, message);
+    }
+
+    /// Warn about `path` once per run.
+    fn warn_once(&mut self, path: &Path, message: String) {
+        if self.warned.insert(path.to_path_buf()) {
+            self.warn(Some(path), message);
+        }
+    }
+
+    fn register(&mut self, i: usize) {
+        if self.registered[i] {
+            return;
+        }
+        let Some(n) = self.notify.as_mut() else {
+            return;
+        };
+        let mode = if self.roots[i].recursive {
+            RecursiveMode::Recursive
+        } else {
+            RecursiveMode::NonRecursive
+        };
+        match n.watch(&self.roots[i].dir, mode) {
+            Ok(()) => self.registered[i] = true,
+            Err(e) => {
+                let dir = self.roots[i].dir.clone();
+                self.warn_once(
+                    &dir,
+                    format!("cannot watch the directory ({e}); retrying at each rescan"),
+                );
+            }
+        }
+    }
+
+    fn scan_interval(&self, i: usize) -> Duration {
+        self.config.watches[i]
+            .poll
+            .unwrap_or(self.config.rescan_interval)
+    }
+
+    /// The watch a file path belongs to.
+    fn watch_of(&self, path: &Path) -> Option<usize> {
+        if path.starts_with(&self.state_dir) {
+            return None;
+        }
+        self.roots.iter().position(|r| r.matches(path))
+    }
+
+    pub(super) fn run(mut self) {
+        loop {
+            let now = Instant::now();
+            for i in 0..self.roots.len() {
+                if self.next_scan[i] <= now {
+                    self.scan(i, now);
+                    self.next_scan[i] = Instant::now() + self.scan_interval(i);
+                }
+            }
+            self.collect_ready(Instant::now());
+            self.serve();
+            if self.persist_due.is_some_and(|d| d <= Instant::now()) {
+                self.persist();
+            }
+            let mut deadline = self.next_scan.iter().copied().min();
+            for d in [self.tracker.next_due(self.timing), self.persist_due] {
+                deadline = match (deadline, d) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            let wait = deadline
+                .map(|d| d.saturating_duration_since(Instant::now()))
+                .unwrap_or(Duration::from_secs(3600));
+            match self.rx.recv_timeout(wait) {
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    self.persist();
+                    return;
+                }
+                Ok(msg) => {
+                    self.handle(msg);
+                    // Take whatever else is queued before looking at timers again.
+                    while let Ok(msg) = self.rx.try_recv() {
+                        if matches!(msg, Msg::Stop) {
+                            self.persist();
+                            return;
+                        }
+                        self.handle(msg);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Fs(res) => self.on_event(res),
+            Msg::Want => self.want = true,
+            Msg::Commit(key, consumed, reply) => {
+                let r = self.commit(key, consumed);
+                let _ = reply.send(r);
+            }
+            Msg::Release(key, reply) => {
+                let r = match self.in_flight.remove(&key) {
+                    Some(f) => {
+                        self.tracker.changed(&f.path, f.watch, None, Instant::now());
+                        Ok(())
+                    }
+                    None => Err(WatchError::NotHandedOut(key)),
+                };
+                let _ = reply.send(r);
+            }
+            Msg::Flush(reply) => {
+                let _ = reply.send(self.store.persist());
+                self.persist_due = None;
+            }
+            Msg::Stop => {}
+        }
+    }
+
+    fn persist(&mut self) {
+        match self.store.persist() {
+            Ok(()) => self.persist_due = None,
+            Err(e) => {
+                self.warn(None, format!("{e}; retrying"));
+                self.persist_due = Some(Instant::now() + Duration::from_secs(1));
+            }
+        }
+    }
+
+    fn on_event(&mut self, res: notify::Result<notify::Event>) {
+        let now = Instant::now();
+        let ev = match res {
+            Ok(ev) => ev,
+            Err(e) => {
+                self.warn(None, format!("inotify error ({e}); rescanning"));
+                self.rescan_notify_watches(now);
+                return;
+            }
+        };
+        if ev.need_rescan() {
+            self.rescan_notify_watches(now);
+        }
+        match ev.kind {
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                for p in &ev.paths {
+                    self.new_dir_check(p, now);
+                    if let Some(i) = self.watch_of(p) {
+                        self.tracker.signal(p, i, Signal::Moved, now);
+                    }
+                }
+            }
+            EventKind::Modify(ModifyKind::Name(RenameMode::From))
+            | EventKind::Modify(ModifyKind::Name(RenameMode::Both))
+            | EventKind::Remove(_) => {
+                // For `Both`, the destination was already handled by its `To` event.
+                if let Some(p) = ev.paths.first() {
+                    self.tracker.forget(p);
+                    // A watched directory that went away must be watched anew when it is back.
+                    for i in 0..self.roots.len() {
+                        if self.roots[i].dir == *p && self.config.watches[i].poll.is_none() {
+                            self.registered[i] = false;
+                        }
+                    }
+                }
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                for p in &ev.paths {
+                    if let Some(i) = self.watch_of(p) {
+                        self.tracker.signal(p, i, Signal::Closed, now);
+                    }
+                }
+            }
+            EventKind::Create(kind) => {
+                for p in &ev.paths {
+                    if kind == CreateKind::Folder {
+                        self.new_dir_check(p, now);
+                    } else if let Some(i) = self.watch_of(p) {
+                        self.tracker.changed(p, i, None, now);
+                    }
+                }
+            }
+            // chmod, touch, link count: the content is the same, and a pending close or
+            // rename signal stays valid (the size and mtime are compared when looked at).
+            EventKind::Modify(ModifyKind::Metadata(_)) => {}
+            EventKind::Modify(_) => {
+                for p in &ev.paths {
+                    if let Some(i) = self.watch_of(p) {
+                        self.tracker.changed(p, i, None, now);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A directory appeared in a recursive watch: scan that watch soon (files may have been
+    /// created in it before its inotify watch was added).
+    fn new_dir_check(&mut self, p: &Path, now: Instant) {
+        for (i, r) in self.roots.iter().enumerate() {
+            if r.recursive && p.starts_with(&r.dir) && p.is_dir() {
+                self.next_scan[i] = now;
+            }
+        }
+    }
+
+    fn rescan_notify_watches(&mut self, now: Instant) {
+        for i in 0..self.roots.len() {
+            if self.config.watches[i].poll.is_none() {
+                self.next_scan[i] = now;
+            }
+        }
+    }
+
+    fn scan(&mut self, i: usize, now: Instant) {
+        self.register(i);
+        let scan = match self.roots[i].scan() {
+            Ok(s) => s,
+            Err(e) => {
+                let dir = self.roots[i].dir.clone();
+                self.warn_once(&dir, format!("cannot read the watched directory: {e}"));
+                return;
+            }
+        };
+        for (p, e) in scan.errors {
+            self.warn_once(&p, format!("cannot read the directory: {e}"));
+        }
+        for (p, kind) in scan.skipped {
+            self.warn_once(&p, format!("skipped: {}", kind.describe()));
+        }
+        let mut seen = HashSet::new();
+        for (p, meta) in scan.files {
+            if p.starts_with(&self.state_dir) {
+                continue;
+            }
+            let key = FileKey::of(&meta);
+            seen.insert(key);
+            let stat = stat_of(&meta);
+            if self.tracker.contains(&p) {
+                self.tracker.seen(&p, i, stat, now);
+            } else if self.in_flight.contains_key(&key) {
+                continue;
+            } else if let Some(cp) = self.store.get(&key) {
+                if cp.offset == stat.size {
+                    self.store.note_path(&key, &p.to_string_lossy());
+                } else {
+                    self.tracker.seen(&p, i, stat, now);
+                }
+            } else if stat.size > 0 {
+                self.tracker.seen(&p, i, stat, now);
+            }
+        }
+        let root = &self.roots[i];
+        let in_flight = &self.in_flight;
+        self.store.retain(|cp| {
+            !root.matches(Path::new(&cp.path))
+                || seen.contains(&cp.key())
+                || in_flight.contains_key(&cp.key())
+        });
+    }
+
+    /// Move the tracked paths that are ready to the queue.
+    fn collect_ready(&mut self, now: Instant) {
+        let mut bad = Vec::new();
+        let ready = self.tracker.take_ready(now, self.timing, |p| {
+            let meta = fs::symlink_metadata(p).ok()?;
+            match NotRegular::of(&meta) {
+                None => Some(stat_of(&meta)),
+                Some(NotRegular::Directory) => None,
+                Some(kind) => {
+                    bad.push((p.to_path_buf(), kind));
+                    None
+                }
+            }
+        });
+        for (p, kind) in bad {
+            self.warn_once(&p, format!("skipped: {}", kind.describe()));
+        }
+        self.queue.extend(ready);
+    }
+
+    /// Hand out a file if the caller is waiting and one is ready.
+    fn serve(&mut self) {
+        // In-flight files keep their descriptor: past the cap the request waits for a commit.
+        while self.want && self.in_flight.len() < MAX_IN_FLIGHT {
+            let Some(r) = self.queue.pop_front() else {
+                return;
+            };
+            if let Some(rf) = self.read(r) {
+                self.want = false;
+                // The handle keeps it in the channel until a `next` takes it; this fails only
+                // when the handle is gone, and then the loop stops anyway.
+                let _ = self.ready_tx.send(rf);
+            }
+        }
+    }
+
+    /// Open a ready file and read its new bytes, or None when there is nothing to hand out.
+    fn read(&mut self, r: Ready) -> Option<ReadyFile> {
+        let now = Instant::now();
+        let (file, meta) = match identity::open_regular(&r.path) {
+            Ok(Ok(x)) => x,
+            Ok(Err(kind)) => {
+                self.warn_once(&r.path, format!("skipped: {}", kind.describe()));
+                return None;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                self.warn_once(&r.path, format!("cannot open: {e}"));
+                return None;
+            }
+        };
+        let stat = stat_of(&meta);
+        let key = FileKey::of(&meta);
+        if stat != r.stat || self.in_flight.contains_key(&key) {
+            // Changed since it was found ready, or the same file is handed out under another
+            // name: look again later.
+            self.tracker.changed(&r.path, r.watch, Some(stat), now);
+            return None;
+        }
+        match self.read_file(&r, file, &meta, key, stat) {
+            Ok(rf) => rf,
+            Err(e) => {
+                self.warn_once(&r.path, format!("cannot read: {e}"));
+                None
+            }
+        }
+    }
+
+    fn read_file(
+        &mut self,
+        r: &Ready,
+        file: File,
+        meta: &fs::Metadata,
+        key: FileKey,
+        stat: Stat,
+    ) -> io::Result<Option<ReadyFile>> {
+        let size = stat.size;
+        let shown = r.path.to_string_lossy().into_owned();
+        let start = match self.store.get(&key) {
+            Some(cp) if still_valid(cp, &file, size)? => cp.offset,
+            _ => 0,
+        };
+        if size == start {
+            // Nothing new (also: a zero-byte file, ignored until it has content).
+            self.store.note_path(&key, &shown);
+            return Ok(None);
+        }
+        let head_len = size.min(HEAD_LEN);
+        let Some(head_hash) = identity::hash_range(&file, 0, head_len)? else {
+            self.tracker.changed(&r.path, r.watch, None, Instant::now());
+            return Ok(None);
+        };
+        let pending = size - start;
+        let oversize = pending > self.config.max_file_size;
+        let bytes = if oversize {
+            Vec::new()
+        } else {
+            let b = identity::read_range(&file, start, pending)?;
+            if (b.len() as u64) < pending {
+                // Shrank while we read: look again.
+                self.tracker.changed(&r.path, r.watch, None, Instant::now());
+                return Ok(None);
+            }
+            b
+        };
+        let mut file_meta = FileMeta::for_path(&shown);
+        file_meta.modified = meta.modified().ok().map(DateTime::<Utc>::from);
+        self.in_flight.insert(
+            key,
+            InFlight {
+                file,
+                path: r.path.clone(),
+                watch: r.watch,
+                start,
+                len: bytes.len() as u64,
+                size,
+                head_len,
+                head_hash,
+                oversize,
+                complete: r.complete,
+                stat,
+            },
+        );
+        Ok(Some(ReadyFile {
+            key,
+            path: r.path.clone(),
+            watch: r.watch,
+            meta: file_meta,
+            bytes,
+            offset: start,
+            complete: r.complete,
+            oversize: oversize.then_some(size),
+        }))
+    }
+
+    fn commit(&mut self, key: FileKey, consumed: usize) -> Result<(), WatchError> {
+        let f = self
+            .in_flight
+            .get(&key)
+            .ok_or(WatchError::NotHandedOut(key))?;
+        if !f.oversize && consumed as u64 > f.len {
+            return Err(WatchError::Consumed {
+                consumed,
+                len: f.len as usize,
+            });
+        }
+        let f = self.in_flight.remove(&key).expect("checked above");
+        let offset = if f.oversize {
+            f.size
+        } else {
+            f.start + consumed as u64
+        };
+        let (ms, ml) = identity::marker_range(offset);
+        // A file changed under us gets a marker that will not match: it is read again from 0.
+        let marker_hash = identity::hash_range(&f.file, ms, ml)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        self.store.set(Checkpoint {
+            dev: key.dev,
+            ino: key.ino,
+            path: f.path.to_string_lossy().into_owned(),
+            offset,
+            head_len: f.head_len,
+            head_hash: f.head_hash,
+            marker_hash,
+            oversize: f.oversize.then_some(f.size),
+        });
+        if !f.oversize && (consumed as u64) < f.len && !f.complete {
+            self.tracker
+                .settle_later(&f.path, f.watch, f.stat, Instant::now());
+        }
+        if self.config.checkpoint_interval.is_zero() {
+            return self.store.persist();
+        }
+        if self.persist_due.is_none() {
+            self.persist_due = Some(Instant::now() + self.config.checkpoint_interval);
+        }
+        Ok(())
+    }
+}
+
+/// True when the checkpoint still describes this file: not shorter than the offset, same head,
+/// same bytes before the offset.
+fn still_valid(cp: &Checkpoint, file: &File, size: u64) -> io::Result<bool> {
+    if size < cp.offset || size < cp.head_len {
+        return Ok(false);
+    }
+    if identity::hash_range(file, 0, cp.head_len)? != Some(cp.head_hash) {
+        return Ok(false);
+    }
+    let (ms, ml) = identity::marker_range(cp.offset);
+    Ok(identity::hash_range(file, ms, ml)? == Some(cp.marker_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::Flag;
+    use std::sync::mpsc;
+
+    #[test]
+    fn overflow_rescans_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut config = WatchConfig::new(tmp.path().join("state"));
+        config
+            .watches
+            .push(super::super::WatchSpec::new(tmp.path()));
+        let (tx, rx) = mpsc::channel();
+        let (ready_tx, _ready) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = Worker::new(config, tx, rx, ready_tx, Warnings::default()).unwrap();
+        let later = Instant::now() + Duration::from_secs(60);
+        w.next_scan[0] = later;
+        w.on_event(Ok(notify::Event::new(EventKind::Other)));
+        assert_eq!(w.next_scan[0], later);
+        w.on_event(Ok(
+            notify::Event::new(EventKind::Other).set_flag(Flag::Rescan)
+        ));
+        assert!(w.next_scan[0] <= Instant::now());
+        w.next_scan[0] = later;
+        w.on_event(Err(notify::Error::generic("queue overflow")));
+        assert!(w.next_scan[0] <= Instant::now());
+    }
+}
