@@ -9,7 +9,10 @@ use crate::outcome::Outcome;
 type Detector = fn(&Input<'_>) -> bool;
 
 /// Detectors in the order they are tried (most specific first).
-const DETECTORS: &[(Format, Detector)] = &[(Format::Native, |i| native::looks_native(i.bytes))];
+const DETECTORS: &[(Format, Detector)] = &[
+    (Format::Native, |i| native::looks_native(i.bytes)),
+    (Format::Restic, super::restic::looks_like),
+];
 
 /// The detected format, if any.
 pub fn detect(input: &Input<'_>) -> Option<Format> {

@@ -15,6 +15,7 @@ use crate::outcome::{Outcome, Status};
 
 pub mod detect;
 pub mod native;
+pub mod restic;
 
 /// A result format name (`[[watch]] format = ...`, `--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -179,6 +180,7 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
     let mut parsed = match format {
         Format::Auto => detect::parse_auto(input),
         Format::Native => native::parse(input),
+        Format::Restic => restic::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
