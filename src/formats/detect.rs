@@ -12,6 +12,7 @@ type Detector = fn(&Input<'_>) -> bool;
 const DETECTORS: &[(Format, Detector)] = &[
     (Format::Native, |i| native::looks_native(i.bytes)),
     (Format::Restic, super::restic::looks_like),
+    (Format::Borg, super::borg::looks_like),
 ];
 
 /// The detected format, if any.

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use crate::outcome::{Outcome, Status};
 
+pub mod borg;
 pub mod detect;
 pub mod native;
 pub mod restic;
@@ -181,6 +182,7 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
         Format::Auto => detect::parse_auto(input),
         Format::Native => native::parse(input),
         Format::Restic => restic::parse(input),
+        Format::Borg => borg::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
