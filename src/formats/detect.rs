@@ -13,6 +13,7 @@ const DETECTORS: &[(Format, Detector)] = &[
     (Format::Native, |i| native::looks_native(i.bytes)),
     (Format::Restic, super::restic::looks_like),
     (Format::Borg, super::borg::looks_like),
+    (Format::Rsnapshot, super::rsnapshot::looks_like),
 ];
 
 /// The detected format, if any.

@@ -17,6 +17,7 @@ pub mod borg;
 pub mod detect;
 pub mod native;
 pub mod restic;
+pub mod rsnapshot;
 
 /// A result format name (`[[watch]] format = ...`, `--format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -183,6 +184,7 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
         Format::Native => native::parse(input),
         Format::Restic => restic::parse(input),
         Format::Borg => borg::parse(input),
+        Format::Rsnapshot => rsnapshot::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
