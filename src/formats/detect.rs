@@ -14,6 +14,7 @@ const DETECTORS: &[(Format, Detector)] = &[
     (Format::Restic, super::restic::looks_like),
     (Format::Borg, super::borg::looks_like),
     (Format::Rsnapshot, super::rsnapshot::looks_like),
+    (Format::Duplicity, super::duplicity::looks_like),
 ];
 
 /// The detected format, if any.

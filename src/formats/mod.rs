@@ -15,6 +15,7 @@ use crate::outcome::{Outcome, Status};
 
 pub mod borg;
 pub mod detect;
+pub mod duplicity;
 pub mod native;
 pub mod restic;
 pub mod rsnapshot;
@@ -185,6 +186,7 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
         Format::Restic => restic::parse(input),
         Format::Borg => borg::parse(input),
         Format::Rsnapshot => rsnapshot::parse(input),
+        Format::Duplicity => duplicity::parse(input),
         other => Parsed::whole(
             input,
             vec![Outcome::unknown(
