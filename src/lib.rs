@@ -5,4 +5,5 @@
 
 pub mod cli;
 pub mod formats;
+pub mod fuzzing;
 pub mod outcome;
