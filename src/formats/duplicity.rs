@@ -111,6 +111,8 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             || l.starts_with("Last full backup date: ")
             || l.starts_with("No signatures found, switching to full backup")
             || l.starts_with("Local and Remote metadata are synchronized")
+            || (l.starts_with("Attempt of ") && l.contains(" Nr. "))
+            || (l.starts_with("Giving up after ") && l.contains(" attempts. "))
     })
 }
 

@@ -139,6 +139,10 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         (l.starts_with("{\"message_type\":") && l.contains('"'))
             || (l.starts_with("[{\"tags\":") && l.contains("\"keep\":"))
             || l.starts_with("check snapshots, trees and blobs")
+            || l.starts_with("Is there a repository at the following location?")
+            || l.starts_with("Fatal: wrong password or no key found")
+            || l.starts_with("Fatal: unable to open config file")
+            || l.starts_with("Fatal: all target directories/files do not exist")
     })
 }
 
