@@ -208,15 +208,13 @@ fn json_line(run: &mut Run, v: &Value) {
                 _ => {}
             }
         }
-        "file_status" => {
-            if v.get("status").and_then(Value::as_str) == Some("E") {
-                let path = v.get("path").and_then(Value::as_str).unwrap_or("?");
-                Run::keep(
-                    &mut run.warnings,
-                    &mut run.dropped,
-                    format!("{path}: read error"),
-                );
-            }
+        "file_status" if v.get("status").and_then(Value::as_str) == Some("E") => {
+            let path = v.get("path").and_then(Value::as_str).unwrap_or("?");
+            Run::keep(
+                &mut run.warnings,
+                &mut run.dropped,
+                format!("{path}: read error"),
+            );
         }
         // archive_progress, progress_message, progress_percent and later types: progress only.
         _ => {}

@@ -143,7 +143,7 @@ fn stat_line(l: &str) -> IResult<&str, (&str, f64)> {
 }
 
 fn as_u64(v: f64) -> Option<u64> {
-    (v.is_finite() && v >= 0.0 && v < 1.8e19).then_some(v as u64)
+    (v.is_finite() && (0.0..1.8e19).contains(&v)).then_some(v as u64)
 }
 
 fn stat(run: &mut Run, key: &str, v: f64) {

@@ -301,7 +301,7 @@ fn classify_text(line: &str) -> Text<'_> {
             map(tag("check snapshots, trees and blobs"), |_| Text::CheckStep),
             map(
                 terminated(take_until(" does not exist, skipping"), rest),
-                |p| Text::Skipped(p),
+                Text::Skipped,
             ),
         ))
         .parse(i)
