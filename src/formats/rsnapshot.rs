@@ -24,6 +24,8 @@ use crate::outcome::{human_bytes, Outcome, Status};
 const MAX_MESSAGES: usize = 200;
 /// At most this many runs are open at once (runs of different configs may interleave).
 const MAX_OPEN: usize = 16;
+/// A record's text (with its continuation lines) is cut at about this many bytes.
+const MAX_RECORD: usize = 16 * 1024;
 
 /// One log record: timestamp and text (continuation lines joined with a space).
 #[derive(Debug)]
@@ -238,8 +240,13 @@ fn records(input: &Input<'_>) -> Vec<Record> {
             Err(_) => match out.last_mut() {
                 // A continuation line (rsnapshot wraps long messages with `\`).
                 Some(prev) => {
-                    let t = prev.text.trim_end_matches('\\').trim_end().to_string();
-                    prev.text = format!("{t} {}", line.trim());
+                    // In place and capped: a long run of continuation lines stays linear.
+                    if prev.text.len() < MAX_RECORD {
+                        let keep = prev.text.trim_end_matches('\\').trim_end().len();
+                        prev.text.truncate(keep);
+                        prev.text.push(' ');
+                        prev.text.push_str(line.trim());
+                    }
                     prev.end = nl;
                 }
                 None if line.trim().is_empty() => {}
@@ -644,6 +651,18 @@ mod tests {
             p.outcomes[0].finished.map(|t| t.to_rfc3339()),
             Some("2026-11-24T08:28:11+00:00".into())
         );
+    }
+
+    #[test]
+    fn many_continuation_lines_stay_linear() {
+        let body = format!(
+            "[2026-11-24T09:28:09] x: started\n{}",
+            "continued line\n".repeat(200_000)
+        );
+        let t = std::time::Instant::now();
+        let p = run(&body, true);
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(p.consumed, body.len());
     }
 
     #[test]
