@@ -12,6 +12,10 @@ type Detector = fn(&Input<'_>) -> bool;
 const DETECTORS: &[(Format, Detector)] = &[
     (Format::Xo, xo::looks_like),
     (Format::Native, |i| native::looks_native(i.bytes)),
+    (Format::Restic, super::restic::looks_like),
+    (Format::Borg, super::borg::looks_like),
+    (Format::Rsnapshot, super::rsnapshot::looks_like),
+    (Format::Duplicity, super::duplicity::looks_like),
     (Format::Vzdump, vzdump::looks_like),
     (Format::Bacula, bacula::looks_like),
     (Format::Pgbackrest, pgbackrest::looks_like),

@@ -14,9 +14,13 @@ use chrono::{DateTime, Utc};
 use crate::outcome::{Outcome, Status};
 
 pub mod bacula;
+pub mod borg;
 pub mod detect;
+pub mod duplicity;
 pub mod native;
 pub mod pgbackrest;
+pub mod restic;
+pub mod rsnapshot;
 pub mod vzdump;
 pub mod xo;
 
@@ -187,15 +191,10 @@ pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
         Format::Bacula => bacula::parse(input),
         Format::Xo => xo::parse(input),
         Format::Pgbackrest => pgbackrest::parse(input),
-        other => Parsed::whole(
-            input,
-            vec![Outcome::unknown(
-                &input.options.job,
-                &input.meta.path,
-                format!("the {other} parser is not available in this version"),
-            )],
-            other,
-        ),
+        Format::Restic => restic::parse(input),
+        Format::Borg => borg::parse(input),
+        Format::Rsnapshot => rsnapshot::parse(input),
+        Format::Duplicity => duplicity::parse(input),
     };
     for o in &mut parsed.outcomes {
         if o.source.is_none() {

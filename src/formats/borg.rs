@@ -1,0 +1,700 @@
+//! BorgBackup: the `borg create --json` document (pretty-printed over many lines) and the
+//! `--log-json` lines on stderr, in one file or apart, plus the plain-text `--stats` block and
+//! `--show-rc` line of runs without `--log-json`; `borg check` output is recognised too.
+//!
+//! Owns: borg's exit-code classes, legacy (0 ok, 1 warning, 2 error, 128+N signal) and modern
+//! (borg 1.4 `BORG_EXIT_CODES=modern`, borg 2: 3-99 errors, 100-127 warnings), taken from
+//! `Input::exit_code` under `wrap` or else from the `terminating with ... rc N` line; the
+//! `borg check` override (any rc other than 0 is a failure). One file is one run. Must not do
+//! I/O or read the clock.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use nom::bytes::complete::{tag, take_till1, take_until};
+use nom::character::complete::{digit1, space1};
+use nom::combinator::{map_res, opt, recognize, rest};
+use nom::sequence::{preceded, terminated};
+use nom::{IResult, Parser};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Format, Input, Parsed};
+use crate::outcome::{human_bytes, Outcome, Status};
+
+/// At most this many messages are kept per run.
+const MAX_MESSAGES: usize = 200;
+/// A `create --json` document longer than this many lines is not collected (borg's is ~50).
+const MAX_DOC_LINES: usize = 10_000;
+
+#[derive(Debug, Default, Deserialize)]
+struct CreateDoc {
+    archive: Option<Archive>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Archive {
+    name: Option<String>,
+    duration: Option<f64>,
+    stats: Option<ArchiveStats>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ArchiveStats {
+    original_size: Option<u64>,
+    deduplicated_size: Option<u64>,
+    nfiles: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Run {
+    doc: Option<CreateDoc>,
+    rc: Option<i32>,
+    errors: Vec<String>,
+    warnings: Vec<String>,
+    /// Plain-text lines of unknown level (borg without `--log-json`).
+    plain: Vec<String>,
+    dropped: usize,
+    canceled: bool,
+    check: bool,
+    first_time: Option<f64>,
+    last_time: Option<f64>,
+    /// From the text `--stats` block.
+    text_archive: Option<String>,
+    text_files: Option<u64>,
+    text_duration: Option<f64>,
+    log_lines: usize,
+}
+
+impl Run {
+    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: String) {
+        if list.len() < MAX_MESSAGES {
+            list.push(m);
+        } else {
+            *dropped += 1;
+        }
+    }
+}
+
+/// Parse borg output. The whole input is one run and is always consumed.
+pub fn parse(input: &Input<'_>) -> Parsed {
+    let text = String::from_utf8_lossy(input.bytes);
+    let mut run = Run::default();
+    let trimmed = text.trim();
+    // A compact document on one line, or the pretty-printed one alone in the file.
+    let whole_doc = if trimmed.starts_with('{') {
+        serde_json::from_str::<Value>(trimmed)
+            .ok()
+            .filter(|v| v.get("archive").is_some() || v.get("repository").is_some())
+    } else {
+        None
+    };
+    if let Some(v) = whole_doc {
+        run.doc = serde_json::from_value(v).ok();
+    } else {
+        let mut doc: Option<String> = None;
+        let mut doc_lines = 0usize;
+        for line in text.lines() {
+            if let Some(d) = doc.as_mut() {
+                d.push_str(line);
+                d.push('\n');
+                doc_lines += 1;
+                if line.trim_end() == "}" || doc_lines > MAX_DOC_LINES {
+                    let body = doc.take().unwrap_or_default();
+                    if let Ok(v) = serde_json::from_str::<Value>(&body) {
+                        run.doc = serde_json::from_value(v).ok();
+                    }
+                }
+                continue;
+            }
+            let l = line.trim();
+            if l == "{" {
+                doc = Some(String::from("{\n"));
+                doc_lines = 0;
+                continue;
+            }
+            if l.starts_with('{') {
+                if let Ok(v) = serde_json::from_str::<Value>(l) {
+                    json_line(&mut run, &v);
+                    continue;
+                }
+            }
+            if !l.is_empty() {
+                text_line(&mut run, l);
+            }
+        }
+    }
+    if run.doc.is_none() && run.log_lines == 0 && run.plain.is_empty() && run.rc.is_none() {
+        let mut o = Outcome::unknown(
+            &input.options.job,
+            &input.meta.path,
+            "no borg output: the --json document is empty and there is no exit code",
+        );
+        o.tool = Some("borg".into());
+        if let Some(code) = input.exit_code {
+            o.status = classify(code, false, input).0;
+            o.errors.push(describe(code));
+        }
+        return Parsed::whole(input, vec![o], Format::Borg);
+    }
+    Parsed::whole(input, vec![outcome(run, input)], Format::Borg)
+}
+
+/// True when the input looks like borg output: `--log-json` lines, the `create --json`
+/// document, or the text stats block / `--show-rc` line.
+pub fn looks_like(input: &Input<'_>) -> bool {
+    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let text = String::from_utf8_lossy(head);
+    let mut doc_keys = 0;
+    for l in text.lines().take(400) {
+        let l = l.trim();
+        if (l.starts_with("{\"type\": \"") || l.starts_with("{\"type\":\""))
+            && (l.contains("\"log_message\"")
+                || l.contains("\"archive_progress\"")
+                || l.contains("\"progress_message\"")
+                || l.contains("\"file_status\""))
+        {
+            return true;
+        }
+        if l.starts_with("\"archive\": {")
+            || l.starts_with("\"encryption\": {")
+            || l.starts_with("\"cache\": {")
+        {
+            doc_keys += 1;
+        }
+        if l.starts_with("terminating with ") && l.contains(" status, rc ") {
+            return true;
+        }
+        if l.starts_with("Archive name: ") || l.starts_with("Archive fingerprint: ") {
+            return true;
+        }
+    }
+    doc_keys >= 2
+}
+
+fn json_line(run: &mut Run, v: &Value) {
+    let Some(kind) = v.get("type").and_then(Value::as_str) else {
+        return;
+    };
+    run.log_lines += 1;
+    if let Some(t) = v.get("time").and_then(Value::as_f64) {
+        if t.is_finite() {
+            run.first_time.get_or_insert(t);
+            run.last_time = Some(t);
+        }
+    }
+    match kind {
+        "log_message" => {
+            let msg = v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .trim();
+            let level = v.get("levelname").and_then(Value::as_str).unwrap_or("");
+            let name = v.get("name").and_then(Value::as_str).unwrap_or("");
+            let msgid = v.get("msgid").and_then(Value::as_str);
+            if name == "borg.output.show-rc" {
+                if let Some(rc) = show_rc(msg) {
+                    run.rc = Some(rc);
+                }
+                return;
+            }
+            message(run, msg, msgid);
+            let text = match msgid {
+                Some(id) if !id.is_empty() && !msg.contains(id) => format!("{msg} [{id}]"),
+                _ => msg.to_string(),
+            };
+            match level {
+                "ERROR" | "CRITICAL" => Run::keep(&mut run.errors, &mut run.dropped, text),
+                "WARNING" => Run::keep(&mut run.warnings, &mut run.dropped, text),
+                _ => {}
+            }
+        }
+        "file_status" if v.get("status").and_then(Value::as_str) == Some("E") => {
+            let path = v.get("path").and_then(Value::as_str).unwrap_or("?");
+            Run::keep(
+                &mut run.warnings,
+                &mut run.dropped,
+                format!("{path}: read error"),
+            );
+        }
+        // archive_progress, progress_message, progress_percent and later types: progress only.
+        _ => {}
+    }
+}
+
+/// Things any message (JSON or text) may tell: a check run, a signal.
+fn message(run: &mut Run, msg: &str, msgid: Option<&str>) {
+    if msgid.is_some_and(|m| m.starts_with("Signal."))
+        || msg.starts_with("Received SIG")
+        || msg.starts_with("Got Ctrl-C")
+        || msg.starts_with("KeyboardInterrupt")
+    {
+        run.canceled = true;
+    }
+    if msg.starts_with("Starting repository check")
+        || msg.starts_with("Starting archive consistency check")
+        || msg.starts_with("Finished full repository check")
+        || msg.starts_with("Finished partial repository check")
+        || msg.starts_with("Archive consistency check complete")
+    {
+        run.check = true;
+    }
+}
+
+/// `terminating with warning status, rc 1` -> 1 (nom).
+fn show_rc(msg: &str) -> Option<i32> {
+    fn p(i: &str) -> IResult<&str, i32> {
+        preceded(
+            (
+                tag("terminating with "),
+                take_till1(|c| c == ' '),
+                tag(" status, rc "),
+            ),
+            map_res(recognize((opt(tag("-")), digit1)), str::parse::<i32>),
+        )
+        .parse(i)
+    }
+    p(msg.trim()).ok().map(|(_, rc)| rc)
+}
+
+/// A line of the text `--stats` block.
+#[derive(Debug, PartialEq)]
+enum StatLine<'a> {
+    ArchiveName(&'a str),
+    Files(u64),
+    Duration(f64),
+}
+
+fn stat_line(l: &str) -> Option<StatLine<'_>> {
+    fn p(i: &str) -> IResult<&str, StatLine<'_>> {
+        nom::branch::alt((
+            preceded(tag("Archive name: "), rest).map(StatLine::ArchiveName),
+            preceded(
+                (tag("Number of files:"), space1),
+                map_res(digit1, str::parse::<u64>),
+            )
+            .map(StatLine::Files),
+            preceded(
+                (tag("Duration:"), space1),
+                map_res(terminated(take_until(" "), tag(" seconds")), |s: &str| {
+                    s.parse::<f64>()
+                }),
+            )
+            .map(StatLine::Duration),
+        ))
+        .parse(i)
+    }
+    p(l).ok().map(|(_, s)| s)
+}
+
+fn text_line(run: &mut Run, l: &str) {
+    if let Some(rc) = show_rc(l) {
+        run.rc = Some(rc);
+        return;
+    }
+    match stat_line(l) {
+        Some(StatLine::ArchiveName(n)) => run.text_archive = Some(n.trim().to_string()),
+        Some(StatLine::Files(n)) => run.text_files = Some(n),
+        Some(StatLine::Duration(d)) => run.text_duration = Some(d),
+        None => {
+            message(run, l, None);
+            let noise = l.starts_with("---")
+                || l.starts_with("Time (")
+                || l.starts_with("Archive fingerprint:")
+                || l.starts_with("This archive:")
+                || l.starts_with("All archives:")
+                || l.starts_with("Chunk index:")
+                || l.starts_with("Unique chunks")
+                || l.contains("Original size")
+                || l.starts_with("Utilization of max. archive size");
+            if !noise {
+                Run::keep(&mut run.plain, &mut run.dropped, l.to_string());
+            }
+        }
+    }
+}
+
+/// Status of an exit code, and whether it means a cancel.
+fn classify(rc: i32, check: bool, input: &Input<'_>) -> (Status, bool) {
+    let canceled = input.options.canceled.unwrap_or(Status::Failure);
+    match rc {
+        0 => (Status::Success, false),
+        _ if check => (Status::Failure, matches!(rc, 129 | 130 | 143)),
+        1 | 100..=127 => (Status::Warning, false),
+        129 | 130 | 143 => (canceled, true),
+        _ => (Status::Failure, false),
+    }
+}
+
+fn describe(rc: i32) -> String {
+    match rc {
+        0 => "borg succeeded (rc 0)".into(),
+        1 => "borg finished with warnings (rc 1)".into(),
+        2 => "borg failed (rc 2)".into(),
+        13 => "the repository does not exist (rc 13)".into(),
+        52 => "wrong passphrase (rc 52)".into(),
+        73 => "the repository is locked (rc 73)".into(),
+        3..=99 => format!("borg failed (rc {rc})"),
+        105 => "some files could not be read: permission denied (rc 105)".into(),
+        107 => "a source file was not found (rc 107)".into(),
+        100..=127 => format!("borg finished with warnings (rc {rc})"),
+        128.. => format!("borg was killed by signal {} (rc {rc})", rc - 128),
+        _ => format!("borg exited with code {rc}"),
+    }
+}
+
+/// Archive names usually end in a `{now}` timestamp: `web01-2026-11-24T08:05:40` -> `web01`.
+/// The stable part is the job; a name without a timestamp is the job as it is.
+fn job_from_archive(name: &str) -> Option<String> {
+    let b = name.as_bytes();
+    let mut cut = b.len();
+    for i in 0..b.len() {
+        // YYYY-MM (or . _ as separator), 19xx or 20xx, not inside a longer number.
+        let is_year = b.len() >= i + 7
+            && (b[i..i + 2] == *b"19" || b[i..i + 2] == *b"20")
+            && b[i + 2..i + 4].iter().all(u8::is_ascii_digit)
+            && matches!(b[i + 4], b'-' | b'.' | b'_')
+            && b[i + 5..i + 7].iter().all(u8::is_ascii_digit)
+            && (i == 0 || !b[i - 1].is_ascii_digit());
+        if is_year {
+            cut = i;
+            break;
+        }
+    }
+    let stem = name[..cut].trim_end_matches(['-', '_', '.', ' ', ':']);
+    (!stem.is_empty()).then(|| stem.to_string())
+}
+
+fn epoch(t: f64) -> Option<DateTime<Utc>> {
+    if !t.is_finite() || !(0.0..1e12).contains(&t) {
+        return None;
+    }
+    Utc.timestamp_millis_opt((t * 1000.0) as i64).single()
+}
+
+fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
+    let rc = input.exit_code.or(run.rc);
+    let archive = run.doc.as_ref().and_then(|d| d.archive.as_ref());
+    let stats = archive.and_then(|a| a.stats.as_ref());
+    let name = archive
+        .and_then(|a| a.name.clone())
+        .or(run.text_archive.clone());
+    let job = name
+        .as_deref()
+        .and_then(job_from_archive)
+        .unwrap_or_else(|| input.options.job.clone());
+    let mut o = Outcome::new(job, Status::Success);
+    o.tool = Some("borg".into());
+    o.files = stats.and_then(|s| s.nfiles).or(run.text_files);
+    o.bytes = stats.and_then(|s| s.deduplicated_size);
+    o.duration_s = archive.and_then(|a| a.duration).or(run.text_duration);
+    o.finished = run.last_time.and_then(epoch).or(input.meta.modified);
+    if let (Some(end), Some(d)) = (o.finished, o.duration_s) {
+        if d.is_finite() && (0.0..1e9).contains(&d) {
+            o.started = Some(end - Duration::milliseconds((d * 1000.0) as i64));
+        }
+    }
+    if o.started.is_none() && o.duration_s.is_none() {
+        o.started = run
+            .first_time
+            .and_then(epoch)
+            .filter(|s| Some(*s) != o.finished);
+    }
+
+    let (mut status, code_canceled) = match rc {
+        Some(rc) => classify(rc, run.check, input),
+        None if !run.errors.is_empty() => (Status::Failure, false),
+        None if !run.warnings.is_empty() => (Status::Warning, false),
+        None if run.doc.is_some() => (Status::Success, false),
+        // Text or log lines only, no document and no rc: not enough to call it a success.
+        None => (Status::Unknown, false),
+    };
+    let canceled = run.canceled || code_canceled;
+    if canceled {
+        status = input.options.canceled.unwrap_or(Status::Failure);
+    }
+    // Plain lines have no level: they are whatever the rc says.
+    let plain = std::mem::take(&mut run.plain);
+    match status {
+        Status::Failure => run.errors.extend(plain),
+        Status::Warning => run.warnings.extend(plain),
+        _ => {}
+    }
+
+    let mut parts = Vec::new();
+    if canceled {
+        parts.push("interrupted".to_string());
+    }
+    if run.check {
+        parts.push(if status == Status::Success {
+            "check: no problems found".into()
+        } else {
+            "check: errors found".into()
+        });
+    }
+    if let Some(n) = &name {
+        parts.push(format!("archive {n}"));
+    }
+    if let Some(f) = o.files {
+        parts.push(format!("{f} files"));
+    }
+    if let Some(b) = o.bytes {
+        parts.push(format!("{} added", human_bytes(b)));
+    }
+    if let Some(b) = stats.and_then(|s| s.original_size) {
+        parts.push(format!("{} processed", human_bytes(b)));
+    }
+    if !run.warnings.is_empty() {
+        let n = run.warnings.len();
+        parts.push(format!("{n} warning{}", if n == 1 { "" } else { "s" }));
+    }
+    if let Some(rc) = rc.filter(|&rc| rc != 0) {
+        parts.push(describe(rc));
+    }
+    if let Some(e) = run.errors.first() {
+        parts.push(e.clone());
+    }
+    if run.doc.is_none() && !run.check && status != Status::Success {
+        parts.push("no archive was created".into());
+    }
+    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
+        if matches!(status, Status::Success | Status::Warning) {
+            status = level;
+            parts.push("zero files in the archive".into());
+        }
+    }
+    if run.dropped > 0 {
+        run.warnings
+            .push(format!("{} more messages not shown", run.dropped));
+    }
+    if let Some(rc) = rc.filter(|&rc| rc != 0 && status == Status::Failure && !canceled) {
+        run.errors.push(describe(rc));
+    }
+    o.status = status;
+    o.errors = run.errors;
+    o.warnings = run.warnings;
+    o.summary = Some(parts.join(", "));
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::{FileMeta, Options};
+
+    fn run_with(body: &[u8], code: Option<i32>, options: &Options) -> Outcome {
+        let meta = FileMeta::for_path("/var/log/nagbridge/borg-nightly.log");
+        let input = Input {
+            bytes: body,
+            meta: &meta,
+            exit_code: code,
+            options,
+            complete: true,
+        };
+        let p = crate::formats::parse(Format::Borg, &input);
+        assert_eq!(p.outcomes.len(), 1);
+        assert_eq!(p.consumed, body.len());
+        p.outcomes.into_iter().next().unwrap()
+    }
+
+    fn run(body: &[u8], code: Option<i32>) -> Outcome {
+        let options = Options {
+            job: "nightly".into(),
+            ..Options::default()
+        };
+        run_with(body, code, &options)
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/fixtures/borg/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    const DOC: &str = r#"{
+    "archive": {
+        "command_line": ["/usr/bin/borg", "create", "--json", "b::web01-2026-11-24T09:27:54", "src"],
+        "duration": 0.002917,
+        "end": "2026-11-24T09:27:54.000000",
+        "id": "4a5c",
+        "limits": {"max_archive_size": 2.2e-05},
+        "name": "web01-2026-11-24T09:27:54",
+        "start": "2026-11-24T09:27:54.000000",
+        "stats": {"compressed_size": 100474, "deduplicated_size": 100474, "nfiles": 2, "original_size": 100504}
+    },
+    "cache": {"path": "/root/.cache/borg/f0", "stats": {"total_chunks": 4}},
+    "encryption": {"mode": "none"},
+    "repository": {"id": "f0", "last_modified": "2026-11-24T09:27:54.000000", "location": "/tmp/b"}
+}
+"#;
+
+    #[test]
+    fn create_json_success() {
+        let body = format!("{DOC}{{\"type\": \"log_message\", \"time\": 1795512474.69, \"message\": \"terminating with success status, rc 0\", \"levelname\": \"INFO\", \"name\": \"borg.output.show-rc\"}}\n");
+        for code in [Some(0), None] {
+            let o = run(body.as_bytes(), code);
+            assert_eq!(o.status, Status::Success);
+            assert_eq!(o.job, "web01");
+            assert_eq!((o.files, o.bytes), (Some(2), Some(100474)));
+            assert!(o.finished.is_some() && o.started.is_some());
+            assert!(o
+                .summary
+                .unwrap()
+                .contains("archive web01-2026-11-24T09:27:54"));
+        }
+        // The document alone: success from the content.
+        assert_eq!(run(DOC.as_bytes(), None).status, Status::Success);
+    }
+
+    #[test]
+    fn warnings_legacy_rc() {
+        let body = format!(
+            "{DOC}{}\n{}\n{}\n",
+            r#"{"type": "log_message", "time": 1795512475.08, "message": "/proc/self/mem: read: [Errno 5] Input/output error", "levelname": "WARNING", "name": "borg.archiver"}"#,
+            r#"{"type": "log_message", "time": 1795512475.08, "message": "/tmp/missing: [Errno 2] No such file or directory: 'missing'", "levelname": "WARNING", "name": "borg.archiver"}"#,
+            r#"{"type": "log_message", "time": 1795512475.22, "message": "terminating with warning status, rc 1", "levelname": "WARNING", "name": "borg.output.show-rc"}"#
+        );
+        for code in [Some(1), None] {
+            let o = run(body.as_bytes(), code);
+            assert_eq!(o.status, Status::Warning);
+            assert_eq!(o.warnings.len(), 2);
+            assert!(o.errors.is_empty());
+        }
+        // borgmatic-style override: treat rc 1 as an error.
+        let mut options = Options {
+            job: "j".into(),
+            ..Options::default()
+        };
+        options.exit_codes.insert(1, Status::Failure);
+        assert_eq!(
+            run_with(body.as_bytes(), Some(1), &options).status,
+            Status::Failure
+        );
+    }
+
+    #[test]
+    fn missing_repository() {
+        let body = br#"{"type": "log_message", "time": 1795512475.49, "message": "Repository /tmp/nore does not exist.", "levelname": "ERROR", "name": "borg.archiver", "msgid": "Repository.DoesNotExist"}
+{"type": "log_message", "time": 1795512475.49, "message": "terminating with error status, rc 2", "levelname": "ERROR", "name": "borg.output.show-rc"}
+"#;
+        let o = run(body, None);
+        assert_eq!(o.status, Status::Failure);
+        assert_eq!(
+            o.errors[0],
+            "Repository /tmp/nore does not exist. [Repository.DoesNotExist]"
+        );
+        assert_eq!(o.job, "nightly");
+    }
+
+    #[test]
+    fn modern_exit_codes() {
+        for (rc, want) in [
+            (0, Status::Success),
+            (1, Status::Warning),
+            (2, Status::Failure),
+            (13, Status::Failure),
+            (99, Status::Failure),
+            (100, Status::Warning),
+            (105, Status::Warning),
+            (127, Status::Warning),
+            (128 + 9, Status::Failure),
+            (143, Status::Failure),
+            (-1, Status::Failure),
+        ] {
+            assert_eq!(run(DOC.as_bytes(), Some(rc)).status, want, "rc {rc}");
+        }
+        let o = run(&fixture("1.4-modern-permission.log"), None);
+        assert_eq!(o.status, Status::Warning);
+        assert!(
+            o.warnings[0].contains("[BackupPermissionError]"),
+            "{:?}",
+            o.warnings
+        );
+        assert!(o.summary.unwrap().contains("rc 105"));
+        let o = run(&fixture("1.4-modern-no-repo.log"), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors[0].contains("Repository.DoesNotExist"));
+        let o = run(&fixture("1.4-modern-sigterm.log"), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.summary.unwrap().starts_with("interrupted"));
+    }
+
+    #[test]
+    fn check_rc_1_is_a_failure() {
+        let o = run(&fixture("1.2-check-corrupt.log"), Some(1));
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors.iter().any(|e| e.contains("errors found")));
+        assert!(o.summary.unwrap().contains("check: errors found"));
+    }
+
+    #[test]
+    fn text_stats_block() {
+        let body = b"/srv/x: [Errno 13] Permission denied: 'x'\n------------------------------------------------------------------------------\nArchive name: warntext-2026-11-24T08:05:40\nArchive fingerprint: 0123\nTime (start): Tue, 2026-11-24 08:05:40\nTime (end):   Tue, 2026-11-24 08:05:40\nDuration: 0.00 seconds\nNumber of files: 4\nThis archive:              600.54 kB            600.70 kB                519 B\n------------------------------------------------------------------------------\nterminating with warning status, rc 1\n";
+        let o = run(body, None);
+        assert_eq!(o.status, Status::Warning);
+        assert_eq!((o.job.as_str(), o.files), ("warntext", Some(4)));
+        assert_eq!(o.warnings, ["/srv/x: [Errno 13] Permission denied: 'x'"]);
+    }
+
+    #[test]
+    fn zero_files_and_empty() {
+        let body = DOC.replace("\"nfiles\": 2", "\"nfiles\": 0");
+        assert_eq!(run(body.as_bytes(), Some(1)).status, Status::Warning);
+        let options = Options {
+            job: "j".into(),
+            zero_files: Some(Status::Failure),
+            ..Options::default()
+        };
+        assert_eq!(
+            run_with(body.as_bytes(), Some(1), &options).status,
+            Status::Failure
+        );
+        assert_eq!(run(b"", None).status, Status::Unknown);
+        let o = run(b"", Some(2));
+        assert_eq!(o.status, Status::Failure);
+    }
+
+    #[test]
+    fn archive_names() {
+        assert_eq!(
+            job_from_archive("web01-2026-11-24T08:05:40").as_deref(),
+            Some("web01")
+        );
+        assert_eq!(job_from_archive("db_2026.11.24").as_deref(), Some("db"));
+        assert_eq!(job_from_archive("a1").as_deref(), Some("a1"));
+        assert_eq!(job_from_archive("2026-11-24"), None);
+        assert_eq!(
+            job_from_archive("host1234-x").as_deref(),
+            Some("host1234-x")
+        );
+    }
+
+    #[test]
+    fn detection_and_garbage() {
+        let meta = FileMeta::default();
+        let options = Options::default();
+        let looks = |b: &[u8]| {
+            looks_like(&Input {
+                bytes: b,
+                meta: &meta,
+                exit_code: None,
+                options: &options,
+                complete: true,
+            })
+        };
+        assert!(looks(DOC.as_bytes()));
+        assert!(looks(&fixture("1.4-modern-no-repo.log")));
+        assert!(!looks(b"{\"message_type\":\"summary\"}"));
+        assert!(!looks(b"{\"status\":\"ok\"}"));
+        for body in [
+            &b"{"[..],
+            b"{\n",
+            b"{\n\"archive\": 5\n}\n",
+            b"{\"type\":\"log_message\",\"time\":1e300}",
+            b"{\"type\":\"log_message\",\"time\":-5,\"message\":\"terminating with x status, rc 99999999999\",\"name\":\"borg.output.show-rc\"}",
+            b"Duration: nan seconds\nDuration: 1e309 seconds\n",
+            b"Archive name: 9999-",
+        ] {
+            let _ = run(body, None);
+            let _ = run(body, Some(i32::MIN));
+        }
+    }
+}

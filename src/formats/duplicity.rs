@@ -1,0 +1,474 @@
+//! duplicity: the output of a backup run (`duplicity ... > file 2>&1`, or its `--log-file`),
+//! read through its statistics block (`--------------[ Backup Statistics ]--------------`).
+//!
+//! Owns: the `Key value (human)` grammar of the block (`StartTime`, `EndTime`, `ElapsedTime`,
+//! `SourceFiles`, `TotalDestinationSizeChange`, `Errors`, ...), the warning lines before it
+//! (`Error accessing possibly locked file`, `Error ... getting delta`), fatal text
+//! (`Giving up after N attempts`, tracebacks), and the rule of the research note: duplicity
+//! exits 0 even with `Errors N`, so `Errors > 0` is a warning; a non-zero exit is a failure.
+//! Each statistics block ends one run. Must not do I/O or read the clock.
+
+use chrono::{DateTime, TimeZone, Utc};
+use nom::bytes::complete::take_while1;
+use nom::character::complete::space1;
+use nom::combinator::{map_res, recognize};
+use nom::number::complete::recognize_float;
+use nom::{IResult, Parser};
+
+use super::{Format, Input, Parsed};
+use crate::outcome::{human_bytes, Outcome, Status};
+
+const MAX_MESSAGES: usize = 200;
+const BLOCK_START: &str = "--------------[ Backup Statistics ]--------------";
+
+#[derive(Debug, Default)]
+struct Run {
+    stats: bool,
+    start: Option<f64>,
+    end: Option<f64>,
+    elapsed: Option<f64>,
+    source_files: Option<u64>,
+    new_files: Option<u64>,
+    changed_files: Option<u64>,
+    deleted_files: Option<u64>,
+    size_change: Option<u64>,
+    source_size: Option<u64>,
+    stat_errors: Option<u64>,
+    warnings: Vec<String>,
+    errors: Vec<String>,
+    dropped: usize,
+    fatal: bool,
+    canceled: bool,
+}
+
+impl Run {
+    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: &str) {
+        if list.len() < MAX_MESSAGES {
+            list.push(m.to_string());
+        } else {
+            *dropped += 1;
+        }
+    }
+    fn is_empty(&self) -> bool {
+        !self.stats && self.warnings.is_empty() && self.errors.is_empty() && !self.canceled
+    }
+}
+
+/// Parse duplicity output: one outcome per statistics block; text after the last block that
+/// reports a fatal error is one more (failed) run.
+pub fn parse(input: &Input<'_>) -> Parsed {
+    let text = String::from_utf8_lossy(input.bytes);
+    let mut runs: Vec<Run> = Vec::new();
+    let mut cur = Run::default();
+    let mut in_block = false;
+    for raw in text.lines() {
+        // `--log-file` prefixes message lines with ". ".
+        let line = raw.trim_end_matches('\r');
+        if let Ok((_, level)) = log_header(line) {
+            // `--log-file` record header: `WARNING 10 'path'`; the text follows on `. ` lines.
+            if level == "ERROR" {
+                cur.fatal = true;
+            }
+            continue;
+        }
+        let line = line.strip_prefix(". ").unwrap_or(line).trim();
+        if line == BLOCK_START {
+            in_block = true;
+            cur.stats = true;
+            continue;
+        }
+        if in_block {
+            if line.starts_with("----------") {
+                in_block = false;
+                runs.push(std::mem::take(&mut cur));
+                continue;
+            }
+            if let Ok((_, (key, value))) = stat_line(line) {
+                stat(&mut cur, key, value);
+            }
+            continue;
+        }
+        message(&mut cur, line);
+    }
+    // An unterminated block, or messages of a run that printed no statistics.
+    if !cur.is_empty() || runs.is_empty() {
+        runs.push(cur);
+    }
+    let outcomes = runs
+        .into_iter()
+        .map(|r| outcome(r, input))
+        .collect::<Vec<_>>();
+    Parsed::whole(input, outcomes, Format::Duplicity)
+}
+
+/// True when the input has duplicity's statistics block or its typical opening lines.
+pub fn looks_like(input: &Input<'_>) -> bool {
+    let head = &input.bytes[..input.bytes.len().min(256 * 1024)];
+    let text = String::from_utf8_lossy(head);
+    text.lines().take(2000).any(|l| {
+        let l = l.strip_prefix(". ").unwrap_or(l).trim();
+        l == BLOCK_START
+            || l.starts_with("Last full backup date: ")
+            || l.starts_with("No signatures found, switching to full backup")
+            || l.starts_with("Local and Remote metadata are synchronized")
+            || (l.starts_with("Attempt of ") && l.contains(" Nr. "))
+            || (l.starts_with("Giving up after ") && l.contains(" attempts. "))
+    })
+}
+
+/// `--log-file` record header: `NOTICE 1`, `WARNING 10 'path'` -> the level (nom).
+fn log_header(l: &str) -> IResult<&str, &str> {
+    nom::sequence::terminated(
+        nom::branch::alt((
+            nom::bytes::complete::tag("NOTICE"),
+            nom::bytes::complete::tag("WARNING"),
+            nom::bytes::complete::tag("ERROR"),
+            nom::bytes::complete::tag("INFO"),
+            nom::bytes::complete::tag("DEBUG"),
+        )),
+        (space1, nom::character::complete::digit1),
+    )
+    .parse(l)
+}
+
+/// `Key 123.45 (human text)` -> (`Key`, 123.45) (nom).
+fn stat_line(l: &str) -> IResult<&str, (&str, f64)> {
+    (
+        take_while1(|c: char| c.is_ascii_alphanumeric()),
+        space1,
+        map_res(recognize(recognize_float), |s: &str| s.parse::<f64>()),
+    )
+        .map(|(k, _, v)| (k, v))
+        .parse(l)
+}
+
+fn as_u64(v: f64) -> Option<u64> {
+    (v.is_finite() && (0.0..1.8e19).contains(&v)).then_some(v as u64)
+}
+
+fn stat(run: &mut Run, key: &str, v: f64) {
+    match key {
+        "StartTime" => run.start = Some(v),
+        "EndTime" => run.end = Some(v),
+        "ElapsedTime" => run.elapsed = Some(v),
+        "SourceFiles" => run.source_files = as_u64(v),
+        "SourceFileSize" => run.source_size = as_u64(v),
+        "NewFiles" => run.new_files = as_u64(v),
+        "ChangedFiles" => run.changed_files = as_u64(v),
+        "DeletedFiles" => run.deleted_files = as_u64(v),
+        "TotalDestinationSizeChange" => run.size_change = as_u64(v),
+        "Errors" => run.stat_errors = as_u64(v),
+        _ => {}
+    }
+}
+
+fn message(run: &mut Run, l: &str) {
+    if l.is_empty() {
+        return;
+    }
+    if l.starts_with("Error accessing possibly locked file")
+        || (l.starts_with("Error ") && l.contains(" getting delta for "))
+        || l.starts_with("Error listing directory")
+        || l.starts_with("Warning: ")
+    {
+        Run::keep(&mut run.warnings, &mut run.dropped, l);
+    } else if l.starts_with("Giving up after ")
+        || l.starts_with("Traceback (most recent call last)")
+        || l.starts_with("BackendException")
+        || l.starts_with("GPGError")
+        || l.starts_with("Fatal Error")
+        || l.starts_with("Error: ")
+    {
+        run.fatal = true;
+        if !l.starts_with("Traceback") {
+            Run::keep(&mut run.errors, &mut run.dropped, l);
+        }
+    } else if l.starts_with("KeyboardInterrupt") {
+        run.canceled = true;
+    } else if run.fatal && run.errors.is_empty() && l.contains("Error") {
+        // The exception line at the end of a traceback.
+        Run::keep(&mut run.errors, &mut run.dropped, l);
+    }
+}
+
+fn epoch(t: Option<f64>) -> Option<DateTime<Utc>> {
+    let t = t?;
+    if !t.is_finite() || !(0.0..1e11).contains(&t) {
+        return None;
+    }
+    Utc.timestamp_millis_opt((t * 1000.0) as i64).single()
+}
+
+fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
+    let mut o = Outcome::new(input.options.job.clone(), Status::Success);
+    o.tool = Some("duplicity".into());
+    o.started = epoch(run.start);
+    o.finished = epoch(run.end).or(input.meta.modified);
+    o.duration_s = run.elapsed.filter(|d| d.is_finite() && *d >= 0.0);
+    o.files = run.source_files;
+    o.bytes = run.size_change;
+    let code = input.exit_code.filter(|&c| c != 0);
+    let canceled = run.canceled || matches!(code, Some(130 | 143));
+    let errors = run.stat_errors.unwrap_or(0);
+    let mut parts = Vec::new();
+    let mut status = if canceled {
+        parts.push("interrupted".to_string());
+        input.options.canceled.unwrap_or(Status::Failure)
+    } else if let Some(c) = code {
+        let m = format!("duplicity exited with code {c}");
+        parts.push(m.clone());
+        run.errors.push(m);
+        Status::Failure
+    } else if run.fatal {
+        Status::Failure
+    } else if !run.stats {
+        if run.errors.is_empty() && run.warnings.is_empty() {
+            let mut u = Outcome::unknown(
+                &input.options.job,
+                &input.meta.path,
+                "no duplicity statistics block (was this a backup run?)",
+            );
+            u.tool = Some("duplicity".into());
+            return u;
+        }
+        parts.push("no statistics block".into());
+        Status::Failure
+    } else if errors > 0 {
+        Status::Warning
+    } else {
+        Status::Success
+    };
+    if !run.stats && !canceled && status == Status::Failure && code.is_none() {
+        parts.push("the backup did not finish".into());
+    }
+    if errors > 0 {
+        parts.push(format!(
+            "{errors} file{} could not be backed up",
+            if errors == 1 { "" } else { "s" }
+        ));
+    }
+    if run.stats {
+        parts.push(format!(
+            "{} files ({} new, {} changed, {} deleted)",
+            run.source_files.unwrap_or(0),
+            run.new_files.unwrap_or(0),
+            run.changed_files.unwrap_or(0),
+            run.deleted_files.unwrap_or(0)
+        ));
+        if let Some(b) = run.size_change {
+            parts.push(format!("{} stored", human_bytes(b)));
+        }
+        if let Some(b) = run.source_size {
+            parts.push(format!("{} source", human_bytes(b)));
+        }
+    }
+    if let Some(e) = run.errors.first().filter(|_| code.is_none()) {
+        parts.push(e.clone());
+    }
+    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
+        if matches!(status, Status::Success | Status::Warning) {
+            status = level;
+            parts.push("zero files".into());
+        }
+    }
+    if run.dropped > 0 {
+        run.warnings
+            .push(format!("{} more messages not shown", run.dropped));
+    }
+    o.status = status;
+    o.errors = run.errors;
+    o.warnings = run.warnings;
+    o.summary = Some(parts.join(", "));
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::{FileMeta, Options};
+
+    fn parse_with(body: &str, code: Option<i32>, options: &Options) -> Parsed {
+        let meta = FileMeta::for_path("/var/log/nagbridge/duplicity-home.log");
+        let input = Input {
+            bytes: body.as_bytes(),
+            meta: &meta,
+            exit_code: code,
+            options,
+            complete: true,
+        };
+        let p = crate::formats::parse(Format::Duplicity, &input);
+        assert_eq!(p.consumed, body.len());
+        p
+    }
+
+    fn run(body: &str, code: Option<i32>) -> Outcome {
+        let options = Options {
+            job: "home".into(),
+            ..Options::default()
+        };
+        let p = parse_with(body, code, &options);
+        assert_eq!(p.outcomes.len(), 1, "{:#?}", p.outcomes);
+        p.outcomes.into_iter().next().unwrap()
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/tests/fixtures/duplicity/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    const OK: &str = "Local and Remote metadata are synchronized, no sync needed.
+Last full backup date: none
+No signatures found, switching to full backup.
+--------------[ Backup Statistics ]--------------
+StartTime 1795512511.93 (Tue Nov 24 09:28:31 2026)
+EndTime 1795512513.94 (Tue Nov 24 09:28:33 2026)
+ElapsedTime 2.01 (2.01 seconds)
+SourceFiles 4
+SourceFileSize 108194 (106 KB)
+NewFiles 4
+NewFileSize 108194 (106 KB)
+DeletedFiles 0
+ChangedFiles 0
+ChangedFileSize 0 (0 bytes)
+ChangedDeltaSize 0 (0 bytes)
+DeltaEntries 4
+RawDeltaSize 100002 (97.7 KB)
+TotalDestinationSizeChange 100548 (98.2 KB)
+Errors 0
+-------------------------------------------------
+
+";
+
+    #[test]
+    fn success() {
+        let o = run(OK, Some(0));
+        assert_eq!(o.status, Status::Success);
+        assert_eq!(
+            (o.files, o.bytes, o.duration_s),
+            (Some(4), Some(100548), Some(2.01))
+        );
+        assert_eq!(
+            o.started.map(|t| t.to_rfc3339()),
+            Some("2026-11-24T09:28:31.930+00:00".into())
+        );
+        assert_eq!(run(OK, None).status, Status::Success);
+        assert_eq!(
+            o.summary.as_deref(),
+            Some("4 files (4 new, 0 changed, 0 deleted), 100.5 kB stored, 108.2 kB source")
+        );
+    }
+
+    #[test]
+    fn errors_with_exit_0_are_a_warning() {
+        let body = OK.replace("Errors 0", "Errors 1").replace(
+            "--------------[",
+            "Error accessing possibly locked file dsrc/locked\n--------------[",
+        );
+        let o = run(&body, Some(0));
+        assert_eq!(o.status, Status::Warning);
+        assert_eq!(
+            o.warnings,
+            ["Error accessing possibly locked file dsrc/locked"]
+        );
+        assert!(o
+            .summary
+            .unwrap()
+            .starts_with("1 file could not be backed up"));
+    }
+
+    #[test]
+    fn fatal_and_interrupted() {
+        let body = "Attempt of list Nr. 1 failed. NotADirectoryError: Not a directory\nGiving up after 1 attempts. NotADirectoryError: Not a directory\n";
+        for code in [Some(50), None] {
+            let o = run(body, code);
+            assert_eq!(o.status, Status::Failure, "{code:?}");
+        }
+        let o = run(body, None);
+        assert_eq!(
+            o.errors,
+            ["Giving up after 1 attempts. NotADirectoryError: Not a directory"]
+        );
+        let o = run(
+            "Last full backup date: none\nNo signatures found, switching to full backup.\n",
+            Some(143),
+        );
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.summary.unwrap().starts_with("interrupted"));
+        let options = Options {
+            job: "j".into(),
+            canceled: Some(Status::Warning),
+            ..Options::default()
+        };
+        let p = parse_with(
+            "Traceback (most recent call last)\nKeyboardInterrupt\n",
+            None,
+            &options,
+        );
+        assert_eq!(p.outcomes[0].status, Status::Warning);
+        // SIGINT makes duplicity 0.8 exit 4 without a word: a failure.
+        assert_eq!(
+            run(OK.split("--------------[").next().unwrap(), Some(4)).status,
+            Status::Failure
+        );
+    }
+
+    #[test]
+    fn log_file_format_and_several_runs() {
+        let p = parse_with(&fixture("0.8-log-file.log"), None, &Options::default());
+        let got: Vec<_> = p.outcomes.iter().map(|o| (o.status, o.files)).collect();
+        assert_eq!(
+            got,
+            [(Status::Warning, Some(3)), (Status::Success, Some(3))]
+        );
+        assert_eq!(
+            p.outcomes[0].warnings,
+            ["Error accessing possibly locked file src/sub/unreadable"]
+        );
+    }
+
+    #[test]
+    fn empty_or_foreign_input_is_unknown() {
+        assert_eq!(run("", None).status, Status::Unknown);
+        assert_eq!(run("hello\n", None).status, Status::Unknown);
+        let options = Options {
+            job: "j".into(),
+            zero_files: Some(Status::Failure),
+            ..Options::default()
+        };
+        let body = OK.replace("SourceFiles 4", "SourceFiles 0");
+        assert_eq!(
+            parse_with(&body, Some(0), &options).outcomes[0].status,
+            Status::Failure
+        );
+    }
+
+    #[test]
+    fn detection_and_garbage() {
+        let meta = FileMeta::default();
+        let options = Options::default();
+        let looks = |b: &str| {
+            looks_like(&Input {
+                bytes: b.as_bytes(),
+                meta: &meta,
+                exit_code: None,
+                options: &options,
+                complete: true,
+            })
+        };
+        assert!(looks(OK));
+        assert!(looks(&fixture("0.8-log-file.log")));
+        assert!(!looks("{\"status\":\"ok\"}"));
+        for body in [
+            BLOCK_START,
+            "--------------[ Backup Statistics ]--------------\nStartTime 1e400\nElapsedTime -5\nSourceFiles nan\nErrors 99999999999999999999999\n",
+            "--------------[ Backup Statistics ]--------------\n-----\n-----\n",
+            "Traceback (most recent call last)\n",
+        ] {
+            let _ = parse_with(body, None, &Options::default());
+            let _ = parse_with(body, Some(i32::MIN), &Options::default());
+        }
+    }
+}
