@@ -6,4 +6,5 @@
 pub mod cli;
 pub mod formats;
 pub mod outcome;
+pub mod retry;
 pub mod spool;
