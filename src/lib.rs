@@ -7,4 +7,5 @@ pub mod cli;
 pub mod formats;
 pub mod outcome;
 pub mod retry;
+pub mod sinks;
 pub mod spool;
