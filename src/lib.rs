@@ -4,7 +4,9 @@
 //! `send_nsca`; the agent comes later). The NSCA protocol itself is the `nsca` crate.
 
 pub mod cli;
+pub mod delivery;
 pub mod formats;
+pub mod fuzzing;
 pub mod outcome;
 pub mod retry;
 pub mod sinks;
