@@ -357,3 +357,110 @@ impl<S: Sink> Delivery<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::outcome::{Outcome, Status};
+
+    /// Fails `fails` times (the message changes once, half way), then delivers.
+    struct Flaky {
+        fails: AtomicUsize,
+        total: usize,
+        got: Mutex<Vec<String>>,
+    }
+
+    impl Sink for Flaky {
+        fn name(&self) -> String {
+            "flaky".into()
+        }
+        fn validate(&self, _: &Entry) -> Result<(), SinkError> {
+            Ok(())
+        }
+        async fn deliver_batch(&self, entries: &[Entry]) -> Result<usize, SinkError> {
+            let n = self.fails.fetch_add(1, Ordering::Relaxed);
+            if n < self.total {
+                let which = if n < self.total / 2 {
+                    "refused"
+                } else {
+                    "reset"
+                };
+                return Err(SinkError::retryable(format!("connection {which}")));
+            }
+            let mut got = self.got.lock().unwrap();
+            got.extend(entries.iter().map(|e| e.outcome.job.clone()));
+            Ok(entries.len())
+        }
+    }
+
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn delivery_logs_failures_once_per_state_change() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink_buf = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Capture(sink_buf.clone()))
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path(), "d").unwrap();
+        for i in 0..5 {
+            spool
+                .enqueue(&Outcome::new(format!("j{i}"), Status::Success))
+                .unwrap();
+        }
+        let config = DeliveryConfig {
+            batch_size: 2,
+            retry: RetryPolicy {
+                base: Duration::from_millis(1),
+                cap: Duration::from_millis(4),
+                max_after: Duration::from_secs(1),
+            },
+            ..DeliveryConfig::default()
+        };
+        let flaky = Flaky {
+            fails: AtomicUsize::new(0),
+            total: 40,
+            got: Mutex::new(Vec::new()),
+        };
+        let delivery = Delivery::new(spool.clone(), flaky, config);
+        let stats = delivery.stats();
+        let sink = delivery.sink.clone();
+        let (stop, stopped) = watch::channel(false);
+        rt.block_on(async {
+            let task = tokio::spawn(delivery.run(stopped));
+            while stats.snapshot().delivered < 5 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            stop.send(true).unwrap();
+            task.await.unwrap();
+        });
+        let log = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+        let warns: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+        assert_eq!(warns.len(), 2, "one per distinct failure:\n{log}");
+        assert!(warns[0].contains("connection refused") && warns[1].contains("connection reset"));
+        assert_eq!(log.matches("delivery recovered").count(), 1, "{log}");
+        let snap = stats.snapshot();
+        assert_eq!((snap.delivered, snap.failures, snap.pending), (5, 40, 0));
+        assert!(!snap.failing);
+        assert_eq!(*sink.got.lock().unwrap(), ["j0", "j1", "j2", "j3", "j4"]);
+        assert!(spool.is_empty().unwrap());
+    }
+}

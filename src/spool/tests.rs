@@ -101,7 +101,7 @@ fn spool_modes_are_0700_and_0600() {
     ] {
         assert_eq!(mode(&dir.path().join(d)), 0o700, "{d}");
     }
-    assert_eq!(mode(&spool.quarantine_dir().to_path_buf()), 0o700);
+    assert_eq!(mode(spool.quarantine_dir()), 0o700);
     assert_eq!(mode(&spool.dir().join("new").join(id.as_str())), 0o600);
     // An existing directory with a loose mode is tightened.
     fs::set_permissions(spool.dir().join("new"), fs::Permissions::from_mode(0o755)).unwrap();
