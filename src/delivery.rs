@@ -159,6 +159,8 @@ pub struct Delivery<S> {
 }
 
 enum Step {
+    /// Nothing pending.
+    Empty,
     /// The first n entries were delivered.
     Delivered(usize),
     /// Nothing known delivered.
@@ -224,7 +226,7 @@ impl<S: Sink> Delivery<S> {
         while !is_stopped(&shutdown) {
             let failure = match self.pass(&mut shutdown).await {
                 Step::Stop => return,
-                Step::Delivered(0) => {
+                Step::Empty => {
                     // Nothing pending: sleep until an enqueue, the poll interval or shutdown.
                     tokio::select! {
                         _ = self.spool.wait_for_entries() => {}
@@ -233,6 +235,8 @@ impl<S: Sink> Delivery<S> {
                     }
                     continue;
                 }
+                // Only damaged or rejected entries: progress, but says nothing about the sink.
+                Step::Delivered(0) => continue,
                 Step::Delivered(_) => {
                     log.success();
                     attempt = 0;
@@ -264,7 +268,7 @@ impl<S: Sink> Delivery<S> {
     }
 
     /// One listing of the spool, delivered batch by batch until a batch fails or is delivered
-    /// only in part. `Delivered(0)` means the spool was empty.
+    /// only in part.
     async fn pass(&self, shutdown: &mut watch::Receiver<bool>) -> Step {
         let spool = self.spool.clone();
         let ids = match blocking(move || spool.pending()).await {
@@ -274,6 +278,9 @@ impl<S: Sink> Delivery<S> {
         self.stats
             .pending
             .store(ids.len() as u64, Ordering::Relaxed);
+        if ids.is_empty() {
+            return Step::Empty;
+        }
         let mut total = 0;
         for chunk in ids.chunks(self.config.batch_size) {
             if is_stopped(shutdown) {
@@ -313,8 +320,7 @@ impl<S: Sink> Delivery<S> {
                 break; // list again: the rest go at once, and fail into the backoff if need be
             }
         }
-        // Entries that were all damaged or rejected still count as progress.
-        Step::Delivered(total.max(usize::from(!ids.is_empty())))
+        Step::Delivered(total)
     }
 
     /// Load `ids`, quarantining the damaged (the spool does) and those the sink rejects.
