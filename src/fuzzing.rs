@@ -6,6 +6,7 @@
 
 use crate::formats::{self, FileMeta, Format, Input, Options};
 use crate::outcome::{plugin_output, Status, MAX_OUTPUT};
+use crate::spool::entry;
 
 /// Parse `data` as `format` every way and check the invariants. `whole_file` formats must give
 /// at least one outcome for complete input (logs may hold no finished run).
@@ -98,6 +99,16 @@ pub fn pgbackrest(data: &[u8]) {
     drive(Format::Pgbackrest, data, false);
 }
 
+/// Feed arbitrary bytes to the spool entry decoder: it must never panic, and whatever it
+/// accepts must encode and decode back to the same entry.
+pub fn spool_entry(data: &[u8]) {
+    if let Ok(e) = entry::decode(data) {
+        let bytes = entry::encode(&e).expect("a decoded entry encodes");
+        let again = entry::decode(&bytes).expect("an encoded entry decodes");
+        assert_eq!(again, e, "spool entry round trip");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -125,6 +136,26 @@ mod tests {
             ] {
                 f(data);
             }
+        }
+    }
+
+    #[test]
+    fn fuzzing_spool_entry_survives_damage() {
+        let o = crate::outcome::Outcome::new("j", crate::outcome::Status::Success);
+        let e = crate::spool::entry::Entry {
+            id: crate::spool::entry::EntryId::new(1, 2, 3),
+            spooled_at: chrono::Utc::now(),
+            outcome: o,
+        };
+        let good = crate::spool::entry::encode(&e).unwrap();
+        super::spool_entry(&good);
+        for cut in 0..good.len() {
+            super::spool_entry(&good[..cut]);
+        }
+        for i in 0..good.len() {
+            let mut b = good.clone();
+            b[i] ^= 0xff;
+            super::spool_entry(&b);
         }
     }
 }

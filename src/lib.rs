@@ -6,8 +6,12 @@
 pub mod agent;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod formats;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod outcome;
+pub mod retry;
+pub mod sinks;
+pub mod spool;
 pub mod watch;

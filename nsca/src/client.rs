@@ -521,6 +521,40 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// [`close`], then wait (within the I/O timeout) for the server to close its side.
+    ///
+    /// NSCA sends no acknowledgement, but the daemon (and [`crate::server::Receiver`]) close
+    /// the connection only after reading up to our FIN, so their EOF is the strongest signal
+    /// available that every packet was read. A server that stopped reading never sends it
+    /// (a [`ClientError::Timeout`] at [`Stage::Close`]); one that closed with our data unread
+    /// resets the connection (a [`ClientError::Write`]). Returns the number of packets written.
+    ///
+    /// [`close`]: Connection::close
+    pub async fn finish(mut self) -> Result<usize, ClientError> {
+        let (peer, sent) = (self.peer, self.sent);
+        let result = within(self.io_timeout, Stage::Close, peer, async {
+            self.stream.flush().await?;
+            self.stream.shutdown().await?;
+            let mut buf = [0u8; 256];
+            loop {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => {} // unexpected bytes: ignore, as send_nsca does
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+        .await?;
+        result.map(|()| sent).map_err(|source| ClientError::Write {
+            addr: peer,
+            sent,
+            source,
+        })
+    }
+}
+
 /// Send `checks` on one connection (v3) or one connection per check (legacy: NSCA 2.9.1+
 /// keeps only the first 720-byte packet of a connection); returns how many packets were
 /// written. Every check is validated before anything is sent.

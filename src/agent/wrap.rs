@@ -198,7 +198,11 @@ mod tests {
     #[tokio::test]
     async fn exit_code_duration_and_tail() {
         let sh = OsString::from("/bin/sh");
-        let args = ["-c", "echo start; echo oops >&2; seq 1 2000; exit 3"].map(OsString::from);
+        let args = [
+            "-c",
+            "echo start; echo oops >&2; sleep 0.3; seq 1 2000; exit 3",
+        ]
+        .map(OsString::from);
         let r = run(&sh, &args, 100).await.unwrap();
         assert_eq!(r.exit_code, Some(3));
         assert_eq!(r.tail.len(), 100);
