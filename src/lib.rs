@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod formats;
 pub mod fsutil;
 pub mod fuzzing;
+pub mod logging;
 pub mod outcome;
 pub mod retry;
 pub mod sinks;

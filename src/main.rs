@@ -15,6 +15,15 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format on stderr
+    #[arg(long, global = true, value_enum, default_value = "human")]
+    log_format: nagbridge::logging::LogFormat,
+    /// More log output (-v debug, -vv trace)
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Less log output (-q warnings only, -qq errors only); `send` keeps send_nsca's --quiet
+    #[arg(short = 'q', long = "log-quiet", global = true, action = clap::ArgAction::Count)]
+    quiet: u8,
 }
 
 #[derive(Subcommand)]
@@ -31,6 +40,9 @@ enum Command {
     Demo,
     /// Print the outcome(s) derived from each file as JSON lines; no network
     Parse(nagbridge::cli::parse::ParseArgs),
+    /// The agent: watch the configured directories, parse each finished backup result and
+    /// deliver it as a passive check, durably, until SIGTERM/SIGINT; SIGHUP reloads the config
+    Run(nagbridge::cli::run::RunArgs),
     /// Print Nagios object definitions (host, passive services with freshness) for the
     /// configured jobs; the output passes `nagios4 -v`
     NagiosConfig(nagbridge::cli::nagios_config::NagiosConfigArgs),
@@ -52,10 +64,16 @@ fn main() {
     if invoked_as.as_deref() == Some("send_nsca".as_ref()) {
         std::process::exit(nagbridge::cli::send::main(&argv.split_off(1)));
     }
-    let code = match Cli::parse().command {
+    let cli = Cli::parse();
+    nagbridge::logging::init(
+        cli.log_format,
+        cli.verbose.min(3) as i8 - cli.quiet.min(3) as i8,
+    );
+    let code = match cli.command {
         Command::Send { args } => nagbridge::cli::send::main(&args),
         Command::Demo => run_async(nagbridge::cli::demo::run()),
         Command::Parse(args) => nagbridge::cli::parse::run(&args),
+        Command::Run(args) => nagbridge::cli::run::main(&args),
         Command::NagiosConfig(args) => nagbridge::cli::nagios_config::main(&args),
         Command::CheckConfig { config } => nagbridge::cli::check_config::main(config.as_deref()),
     };

@@ -416,7 +416,14 @@ pub fn fill_template(template: &str, o: &Outcome, default_host: &str, max: usize
         .replace("{tool}", o.tool.as_deref().unwrap_or("native"))
         .replace("{source}", o.source.as_deref().unwrap_or(""))
         .replace("{status}", o.status.as_str());
-    let safe: String = filled
+    sanitize_name(&filled, max)
+}
+
+/// A Nagios host or service name made safe for the command file: `;` and control characters
+/// (newline, NUL) become `_`, surrounding blanks go, and it is cut at `max` bytes on a UTF-8
+/// boundary.
+pub fn sanitize_name(name: &str, max: usize) -> String {
+    let safe: String = name
         .chars()
         .map(|c| if c == ';' || c.is_control() { '_' } else { c })
         .collect();

@@ -2,4 +2,5 @@
 //! the delivery loops.
 
 pub mod cadence;
+pub mod run;
 pub mod wrap;

@@ -5,5 +5,6 @@ pub mod check_config;
 pub mod demo;
 pub mod nagios_config;
 pub mod parse;
+pub mod run;
 pub mod send;
 pub mod send_args;

@@ -30,7 +30,7 @@ use nsca::crypto::{Cipher, CryptoError, Method, IV_LEN};
 use nsca::packet::{PacketSize, PassiveCheck, HOST_FIELD, SERVICE_FIELD};
 
 use super::{Sink, SinkError};
-use crate::outcome::{fill_template, plugin_output};
+use crate::outcome::{fill_template, plugin_output, sanitize_name};
 use crate::spool::Entry;
 
 /// Host name template used when none is configured.
@@ -59,7 +59,15 @@ pub struct NscaSinkConfig {
     pub service_template: String,
     /// `{host}` when the outcome names none.
     pub default_host: String,
+    /// Host and service per outcome, overriding the two templates (the agent passes its
+    /// `[[job]]` overrides and the heartbeat's fixed service this way). The result is
+    /// sanitised and cut like the templates' output.
+    pub naming: Option<Naming>,
 }
+
+/// Host and service for an outcome.
+pub type Naming =
+    std::sync::Arc<dyn Fn(&crate::outcome::Outcome) -> (String, String) + Send + Sync>;
 
 impl fmt::Debug for NscaSinkConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -119,6 +127,7 @@ impl NscaSinkConfig {
             host_template: DEFAULT_HOST_TEMPLATE.into(),
             service_template: DEFAULT_SERVICE_TEMPLATE.into(),
             default_host: default_host.into(),
+            naming: None,
         }
     }
 
@@ -174,8 +183,19 @@ impl NscaSink {
     pub fn check_for(&self, entry: &Entry) -> Result<PassiveCheck, SinkError> {
         let o = &entry.outcome;
         let c = &self.config;
-        let host = fill_template(&c.host_template, o, &c.default_host, HOST_FIELD - 1);
-        let service = fill_template(&c.service_template, o, &c.default_host, SERVICE_FIELD - 1);
+        let (host, service) = match &c.naming {
+            Some(naming) => {
+                let (h, s) = naming(o);
+                (
+                    sanitize_name(&h, HOST_FIELD - 1),
+                    sanitize_name(&s, SERVICE_FIELD - 1),
+                )
+            }
+            None => (
+                fill_template(&c.host_template, o, &c.default_host, HOST_FIELD - 1),
+                fill_template(&c.service_template, o, &c.default_host, SERVICE_FIELD - 1),
+            ),
+        };
         let limit = c.packet.max_output();
         let checked = Some(entry.check_time());
         let mut output = plugin_output(o, checked, limit);
