@@ -58,7 +58,7 @@ struct Destination {
 
 /// Host and service of an outcome under this config: the job's `[[job]]` overrides, else
 /// `[nsca]`'s templates; the heartbeat is always service `nagbridge` on the agent's host.
-pub fn naming(config: &Config) -> Arc<dyn Fn(&Outcome) -> (String, String) + Send + Sync> {
+pub fn naming(config: &Config) -> crate::sinks::nsca::Naming {
     let config = config.clone();
     Arc::new(move |o: &Outcome| {
         let host_name = &config.agent.host_name;
@@ -318,12 +318,13 @@ fn cadence_tick(config: &Config) -> Duration {
 }
 
 fn stale_jobs(config: &Config, cadence: &mut Cadence) -> Vec<Outcome> {
-    let matchers: Vec<Box<dyn Fn(&str) -> bool>> = config
+    type Matcher = Box<dyn Fn(&str) -> bool>;
+    let matchers: Vec<Matcher> = config
         .jobs
         .iter()
         .map(|r| {
             let r = r.clone();
-            Box::new(move |j: &str| r.matches(j)) as Box<dyn Fn(&str) -> bool>
+            Box::new(move |j: &str| r.matches(j)) as Matcher
         })
         .collect();
     let rules: Vec<Expectation<'_>> = config
