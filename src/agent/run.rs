@@ -228,6 +228,7 @@ pub async fn run_once(
         "nagbridge agent started"
     );
 
+    let mut last_heartbeat: Option<crate::spool::EntryId> = None;
     let ending = loop {
         tokio::select! {
             biased;
@@ -274,9 +275,15 @@ pub async fn run_once(
                 }
             }
             _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
-                let o = heartbeat_outcome(&dest);
-                if let Err(e) = spool_all(&dest.spool, &[o]) {
-                    tracing::error!("cannot spool the heartbeat: {e}");
+                // While the previous heartbeat is still undelivered, one is enough.
+                let still_pending = last_heartbeat
+                    .as_ref()
+                    .is_some_and(|id| matches!(dest.spool.load(id), Ok(Some(_))));
+                if !still_pending {
+                    match dest.spool.enqueue(&heartbeat_outcome(&dest)) {
+                        Ok(id) => last_heartbeat = Some(id),
+                        Err(e) => tracing::error!("cannot spool the heartbeat: {e}"),
+                    }
                 }
             }
         }
@@ -285,9 +292,20 @@ pub async fn run_once(
     // Shut down: checkpoints to disk, delivery gets `shutdown_timeout` to drain.
     let _ = watcher.flush().await;
     let _ = cadence.save();
+    // Drain what is pending while delivery works, within shutdown_timeout; a failing server
+    // is not waited for (its entries stay spooled for the next start).
+    let deadline = tokio::time::Instant::now() + config.agent.shutdown_timeout;
+    while tokio::time::Instant::now() < deadline
+        && !dest.stats.snapshot().failing
+        && dest.spool.len().unwrap_or(0) > 0
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = dest.stop.send(true);
-    let deadline = config.agent.shutdown_timeout;
-    match tokio::time::timeout(deadline, dest.task).await {
+    let rest = deadline
+        .saturating_duration_since(tokio::time::Instant::now())
+        .max(Duration::from_secs(1));
+    match tokio::time::timeout(rest, dest.task).await {
         Ok(_) => {}
         Err(_) => tracing::warn!(
             "delivery did not finish within shutdown_timeout; the rest stays spooled"
