@@ -43,6 +43,9 @@ enum Command {
     /// The agent: watch the configured directories, parse each finished backup result and
     /// deliver it as a passive check, durably, until SIGTERM/SIGINT; SIGHUP reloads the config
     Run(nagbridge::cli::run::RunArgs),
+    /// Run a backup command, turn its exit code, duration and output into an outcome and
+    /// deliver it like `run` would; exits with the command's exit code
+    Wrap(nagbridge::cli::wrap::WrapArgs),
     /// Print Nagios object definitions (host, passive services with freshness) for the
     /// configured jobs; the output passes `nagios4 -v`
     NagiosConfig(nagbridge::cli::nagios_config::NagiosConfigArgs),
@@ -74,6 +77,7 @@ fn main() {
         Command::Demo => run_async(nagbridge::cli::demo::run()),
         Command::Parse(args) => nagbridge::cli::parse::run(&args),
         Command::Run(args) => nagbridge::cli::run::main(&args),
+        Command::Wrap(args) => nagbridge::cli::wrap::main(&args),
         Command::NagiosConfig(args) => nagbridge::cli::nagios_config::main(&args),
         Command::CheckConfig { config } => nagbridge::cli::check_config::main(config.as_deref()),
     };

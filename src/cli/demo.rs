@@ -1,105 +1,125 @@
-//! `nagbridge demo`: a self-contained tour that needs no outside server. It starts an
-//! in-process NSCA receiver (the same protocol and checks as Debian's nsca 2.10 daemon), sends
-//! sample backup results to it with the real client, and prints what Nagios would receive.
+//! `nagbridge demo`: a self-contained tour that needs no outside server (SPEC section 2). It
+//! starts an in-process NSCA receiver (the same protocol and checks as Debian's nsca 2.10
+//! daemon, AES-256), runs the real agent on a temp directory with a temp state dir, drops
+//! sample backup results into the directory (restic JSON, a Proxmox vzdump task log, the native
+//! format, and a malformed file), and prints what Nagios would receive.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use nsca::client::{send_batch, ClientConfig};
 use nsca::crypto::Method;
-use nsca::packet::{PacketSize, PassiveCheck};
 use nsca::server::{Receiver, ReceiverConfig};
+use tokio::sync::watch;
 
-/// Sample results of a night of backups on host `backup01`.
-fn samples() -> Result<Vec<PassiveCheck>> {
-    Ok(vec![
-        PassiveCheck::service(
-            "backup01",
-            "backup nightly-db",
-            0,
-            "OK: nightly-db 1.2 GB added, 4200 files | duration=190.2s size=1234567890B files=4200 errors=0",
-        )?,
-        PassiveCheck::service(
-            "backup01",
-            "backup restic-home",
-            1,
-            "WARNING: restic-home 1 file could not be read | duration=62.0s size=52000000B files=913 errors=1\n\
-             open /home/alice/.cache/locked: permission denied",
-        )?,
-        PassiveCheck::service(
-            "backup01",
-            "backup borg-vms",
-            2,
-            "CRITICAL: borg-vms repository locked by another process | duration=0.4s errors=1",
-        )?,
-        PassiveCheck::host("backup01", 0, "OK: nagbridge agent alive")?,
-    ])
-}
+use crate::agent::run::{run_once, Signal};
+use crate::config::Config;
+
+/// The sample result files, as the tools write them.
+const SAMPLES: &[(&str, &str)] = &[
+    (
+        "restic-home.json",
+        concat!(
+            r#"{"message_type":"status","seconds_elapsed":1,"percent_done":0.2,"total_files":3,"files_done":1,"error_count":1}"#, "\n",
+            r#"{"message_type":"error","error":{"message":"open /home/alice/.cache/locked: permission denied"},"during":"archival","item":"/home/alice/.cache/locked"}"#, "\n",
+            r#"{"message_type":"summary","files_new":12,"files_changed":3,"files_unmodified":4180,"dirs_new":1,"dirs_changed":2,"dirs_unmodified":400,"data_blobs":20,"tree_blobs":3,"data_added":52000000,"total_files_processed":4195,"total_bytes_processed":1200000000,"total_duration":62.0,"snapshot_id":"1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"}"#, "\n",
+            r#"{"message_type":"exit_error","code":3,"message":"Warning: at least one source file could not be read"}"#, "\n",
+        ),
+    ),
+    (
+        "vzdump-nightly.log",
+        "INFO: starting new backup job: vzdump 100 101 --storage nas --mode snapshot --node pve1\n\
+         INFO: Starting Backup of VM 100 (qemu)\nINFO: Backup started at 2026-11-24 02:00:01\n\
+         INFO: VM Name: web01\nINFO: archive file size: 2.31GB\n\
+         INFO: Finished Backup of VM 100 (00:00:23)\nINFO: Backup finished at 2026-11-24 02:00:24\n\
+         INFO: Starting Backup of VM 101 (qemu)\nINFO: Backup started at 2026-11-24 02:00:24\n\
+         INFO: VM Name: db01\nERROR: Backup of VM 101 failed - job failed with err -5 - Input/output error\n\
+         INFO: Failed at 2026-11-24 02:00:31\nINFO: Backup job finished with errors\nTASK ERROR: job errors\n",
+    ),
+    (
+        "nightly-db.json",
+        r#"{"job":"nightly-db","status":"ok","tool":"pg_dump","bytes":1234567890,"files":1,"duration_s":190.2,"summary":"1.2 GB dumped"}"#,
+    ),
+    ("garbage.log", "this is not a backup report\n"),
+];
 
 /// Run the tour; prints to stdout.
 pub async fn run() -> Result<()> {
     println!("nagbridge demo: everything below runs in this process, on 127.0.0.1 only.\n");
-    let password = b"demo-secret".to_vec();
-    for (method, packet) in [
-        (Method::Rijndael128, PacketSize::V3),
-        (Method::Xor, PacketSize::Legacy),
-    ] {
-        let mut config = ReceiverConfig::new(
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            method,
-            password.clone(),
-        );
-        config.packet = packet;
-        let mut receiver = Receiver::bind(config)
-            .await
-            .context("starting the in-process NSCA receiver")?;
-        let addr = receiver.local_addr();
-        let (label, note) = match packet {
-            PacketSize::V3 => ("v3 (4304-byte packets, one connection for all)", ""),
-            PacketSize::Legacy => (
-                "legacy (720-byte packets, one connection each)",
-                " as an NSCA 2.7 server would need",
-            ),
-        };
-        println!(
-            "NSCA receiver on {addr}: decryption_method={} ({}), packets {label}{note}",
-            method.number(),
-            method.name()
-        );
-        let checks = samples()?;
-        let mut client = ClientConfig::new(addr.to_string(), method, password.clone());
-        client.packet = packet;
-        let started = Instant::now();
-        let sent = send_batch(&client, &checks)
-            .await
-            .context("sending to the in-process receiver")?;
-        let elapsed = started.elapsed();
-        let got = receiver.collect(sent, Duration::from_secs(5)).await;
-        println!(
-            "sent {sent} passive checks in {:.1} ms; the receiver decrypted and verified {}.",
-            elapsed.as_secs_f64() * 1000.0,
-            got.len()
-        );
-        println!("What Nagios would find in its command file:");
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        for r in &got {
-            println!("  {}", nsca::nagios::command_line(&r.check, now));
-        }
-        println!();
-        anyhow::ensure!(
-            got.len() == checks.len(),
-            "the receiver got {} of {} checks",
-            got.len(),
-            checks.len()
-        );
-        receiver.shutdown().await;
+    let dir = tempfile::tempdir().context("creating a temp directory")?;
+    let inbox = dir.path().join("results");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&inbox)?;
+    let password = b"demo-secret-0123456789".to_vec();
+    let mut receiver = Receiver::bind(ReceiverConfig::new(
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        Method::Rijndael128,
+        password.clone(),
+    ))
+    .await
+    .context("starting the in-process NSCA receiver")?;
+    let addr = receiver.local_addr();
+    println!("1. An NSCA receiver listens on {addr} (decryption_method=14, AES-256, as nsca.cfg would say).");
+    let toml = format!(
+        "[agent]\nhost_name = \"backup01\"\nstate_dir = \"{}\"\nheartbeat = \"off\"\nquiet_period = \"1s\"\n\n\
+         [nsca]\nserver = \"{addr}\"\nencryption = \"aes256\"\npassword = \"{}\"\n\n\
+         [[watch]]\npath = \"{}\"\n\n[[job]]\nname = \"nightly-db\"\nevery = \"24h\"\ngrace = \"2h\"\n",
+        state.display(),
+        String::from_utf8_lossy(&password),
+        inbox.display()
+    );
+    let config = Config::from_str(&toml, "demo")
+        .map_err(|e| anyhow::anyhow!("{}", e.lines().collect::<Vec<_>>().join("\n")))?;
+    println!(
+        "2. The agent watches {} with this config:\n",
+        inbox.display()
+    );
+    for line in toml.lines() {
+        println!("     {line}");
     }
-    println!("Next steps:");
-    println!("  nagbridge send -H nagios.example.com -c /etc/send_nsca.cfg < results   # send_nsca drop-in");
-    println!("  nagbridge send --help                                                   # input format and options");
+    let (tx, mut rx) = watch::channel(Signal::None);
+    let agent = tokio::spawn(async move { run_once(&config, &mut rx).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    println!(
+        "\n3. Backup tools drop their results (written to a temp name, then renamed into place):"
+    );
+    let started = Instant::now();
+    for (name, body) in SAMPLES {
+        let tmp = inbox.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, body)?;
+        std::fs::rename(&tmp, inbox.join(name))?;
+        println!("     {name} ({} bytes)", body.len());
+    }
+    let got = receiver
+        .collect(SAMPLES.len(), Duration::from_secs(15))
+        .await;
+    println!(
+        "\n4. {} passive checks reached the receiver in {:.0} ms (decrypted, CRC-checked). \
+         What Nagios would find in its command file:\n",
+        got.len(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for r in &got {
+        println!("  {}", nsca::nagios::command_line(&r.check, now));
+    }
+    tx.send_replace(Signal::Stop);
+    let _ = agent.await;
+    receiver.shutdown().await;
+    anyhow::ensure!(
+        got.len() == SAMPLES.len(),
+        "the receiver got {} of {} results",
+        got.len(),
+        SAMPLES.len()
+    );
+    println!("\nNext steps:");
+    println!("  nagbridge check-config -c /etc/nagbridge/nagbridge.toml   # validate your config (see nagios-examples/)");
+    println!("  nagbridge nagios-config -c /etc/nagbridge/nagbridge.toml  # Nagios services with freshness for your jobs");
+    println!("  nagbridge run -c /etc/nagbridge/nagbridge.toml            # the agent");
+    println!("  nagbridge send --help                                     # drop-in for send_nsca");
     Ok(())
 }

@@ -8,3 +8,4 @@ pub mod parse;
 pub mod run;
 pub mod send;
 pub mod send_args;
+pub mod wrap;
