@@ -23,6 +23,10 @@ pub struct ParseArgs {
     /// Treat the command that wrote the file as having exited with this code
     #[arg(long, allow_negative_numbers = true)]
     pub exit_code: Option<i32>,
+    /// Print the passive check each outcome becomes (`host;service;code;plugin output`, with
+    /// the default templates) instead of JSON
+    #[arg(long)]
+    pub nagios: bool,
     /// Files to parse
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -79,7 +83,15 @@ pub fn run(args: &ParseArgs) -> i32 {
             }
         };
         for o in outcomes {
-            if writeln!(out, "{}", o.to_json_line()).is_err() {
+            let line = if args.nagios {
+                let host = crate::outcome::fill_template("{host}", &o, "localhost", 63);
+                let service = crate::outcome::fill_template("backup {job}", &o, "localhost", 127);
+                let text = crate::outcome::plugin_output(&o, None, crate::outcome::MAX_OUTPUT);
+                format!("{host};{service};{};{text}", o.status.nagios_code())
+            } else {
+                o.to_json_line()
+            };
+            if writeln!(out, "{line}").is_err() {
                 return 1; // stdout closed (e.g. piped into head)
             }
         }
