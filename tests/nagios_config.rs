@@ -137,3 +137,16 @@ grace = "1s"
         stale.plugin_output
     );
 }
+
+#[test]
+fn shipped_example_objects_pass_nagios_verify() {
+    if !have_peer("/usr/sbin/nagios4") {
+        return;
+    }
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/nagios-examples/nagbridge-objects.cfg"
+    ))
+    .unwrap();
+    Nagios::verify_no_warnings(&text).unwrap_or_else(|e| panic!("{e}"));
+}
