@@ -475,8 +475,12 @@ fn rfc3339(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
         .map(|t| t.with_timezone(&chrono::Utc))
 }
 
-/// Remove ANSI escape sequences (CSI `ESC [ ... final`, and two-byte `ESC x`) in one pass.
-fn strip_ansi(b: &[u8]) -> Vec<u8> {
+/// Remove ANSI escape sequences (CSI `ESC [ ... final`, and two-byte `ESC x`) in one pass;
+/// input without ESC is borrowed, not copied (a long `--json` log costs no second buffer).
+fn strip_ansi(b: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !b.contains(&0x1b) {
+        return std::borrow::Cow::Borrowed(b);
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -495,7 +499,7 @@ fn strip_ansi(b: &[u8]) -> Vec<u8> {
         out.push(b[i]);
         i += 1;
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
