@@ -29,6 +29,14 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             return Parsed::whole(input, vec![outcome(value, input, None)], Format::Native);
         }
         if let Value::Array(values) = value {
+            if values.is_empty() {
+                let o = Outcome::unknown(
+                    &input.options.job,
+                    &input.meta.path,
+                    "the file holds an empty JSON array: no result in it",
+                );
+                return Parsed::whole(input, vec![o], Format::Native);
+            }
             let outcomes = values
                 .into_iter()
                 .map(|v| outcome(v, input, None))
@@ -210,6 +218,15 @@ mod tests {
                 Some("/results/nightly.json")
             );
         }
+    }
+
+    #[test]
+    fn empty_json_array_is_unknown_not_silence() {
+        // found by the parse_native fuzz target: `[\n]` gave no outcome at all
+        let p = run("[\n]", true);
+        assert_eq!(p.outcomes.len(), 1);
+        assert_eq!(p.outcomes[0].status, Status::Unknown);
+        assert!(p.outcomes[0].errors[0].contains("empty JSON array"));
     }
 
     #[test]
