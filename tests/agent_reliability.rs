@@ -27,7 +27,10 @@ fn outage_then_recovery_delivers_all_1000() {
     let _agent = s.start_agent();
     let t0 = Instant::now();
     for i in 0..N {
-        s.drop_file(&format!("r{i:05}.json"), &result_json("outage", "failure", i));
+        s.drop_file(
+            &format!("r{i:05}.json"),
+            &result_json("outage", "failure", i),
+        );
     }
     let spooled = wait_for(Duration::from_secs(40), || s.spool_len() == N);
     assert!(
@@ -70,11 +73,7 @@ fn outage_then_recovery_delivers_all_1000() {
             (c.host.as_str(), c.service.as_str(), c.return_code),
             (HOST, "backup outage", 2)
         );
-        assert!(
-            c.output.starts_with("CRITICAL: outage id="),
-            "{}",
-            c.output
-        );
+        assert!(c.output.starts_with("CRITICAL: outage id="), "{}", c.output);
     }
 }
 
@@ -115,6 +114,8 @@ fn sigkill_during_delivery_loses_nothing() {
         std::thread::sleep(Duration::from_millis(wait));
         at_kill.push((wait, peer.count(), s.spool_len()));
         agent.kill9();
+        let cps = fs::read_to_string(s.state.join("watch-checkpoints")).unwrap_or_default();
+        eprintln!("checkpoints after kill: {}", cps.matches("\"ino\"").count());
         agent = s.start_agent();
     }
     writer.join().unwrap();
@@ -163,7 +164,8 @@ fn sigterm_drains_and_restart_delivers_the_rest_once() {
     }
     // Stop in the middle: some results delivered or spooled, most not yet read.
     assert!(
-        wait_for(Duration::from_secs(20), || peer.count() + s.spool_len() >= 20),
+        wait_for(Duration::from_secs(20), || peer.count() + s.spool_len()
+            >= 20),
         "nothing spooled:\n{}",
         agent.log_text()
     );
@@ -181,7 +183,10 @@ fn sigterm_drains_and_restart_delivers_the_rest_once() {
     );
     assert_eq!(first.len(), firsts, "duplicates before the restart");
     // The server was up and fast: the drain left nothing spooled.
-    assert_eq!(spooled, 0, "entries left spooled with the server up:\n{log}");
+    assert_eq!(
+        spooled, 0,
+        "entries left spooled with the server up:\n{log}"
+    );
     let _agent = s.start_agent();
     let got = peer.wait_ids(N, Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(1500));
@@ -237,7 +242,8 @@ fn half_written_file_is_parsed_once_complete() {
     let peer = Peer::start(0);
     s.write_agent_config(peer.port(), "1s", "");
     let agent = s.start_agent();
-    let content = "{\"job\":\"slow\",\"status\":\"warning\",\"summary\":\"id=00007 written slowly\"}\n";
+    let content =
+        "{\"job\":\"slow\",\"status\":\"warning\",\"summary\":\"id=00007 written slowly\"}\n";
     assert!(content.len() >= 60, "{}", content.len());
     let path = s.watched.join("slow.json");
     let mut f = OpenOptions::new()
@@ -249,7 +255,12 @@ fn half_written_file_is_parsed_once_complete() {
     for b in content.as_bytes() {
         f.write_all(std::slice::from_ref(b)).unwrap();
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(peer.count(), 0, "parsed before complete: {:?}", peer.received());
+        assert_eq!(
+            peer.count(),
+            0,
+            "parsed before complete: {:?}",
+            peer.received()
+        );
     }
     drop(f);
     let writing = t0.elapsed();
@@ -257,7 +268,10 @@ fn half_written_file_is_parsed_once_complete() {
     // Anything more would come within the quiet period: wait well past it.
     std::thread::sleep(Duration::from_secs(2));
     let got_after = peer.received();
-    eprintln!("slow writer: {writing:?} of writing, outcomes: {}", got_after.len());
+    eprintln!(
+        "slow writer: {writing:?} of writing, outcomes: {}",
+        got_after.len()
+    );
     assert_eq!(got.len(), 1, "{got:?}\n{}", agent.log_text());
     assert_eq!(got_after, got);
     assert_eq!(got[0].return_code, 1);
@@ -350,13 +364,23 @@ fn huge_file_is_not_read_and_memory_stays_bounded() {
     s.drop_file("after.json", &result_json("after", "success", 2));
     let got = peer.wait_until(Duration::from_secs(10), |g| g.len() >= 2);
     assert_eq!(got.len(), 2, "{got:?}");
-    assert!(got[1].output.starts_with("OK: after id=00002"), "{}", got[1].output);
+    assert!(
+        got[1].output.starts_with("OK: after id=00002"),
+        "{}",
+        got[1].output
+    );
     // A restart neither reads the file nor alerts again.
     let (status, _, log) = agent.terminate(Duration::from_secs(15));
     assert!(status.success(), "{log}");
     let agent = s.start_agent();
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(peer.count(), 2, "{:?}\n{}", peer.received(), agent.log_text());
+    assert_eq!(
+        peer.count(),
+        2,
+        "{:?}\n{}",
+        peer.received(),
+        agent.log_text()
+    );
     let hwm = agent.proc_status_kb("VmHWM");
     assert!(hwm < 64 << 20, "VmHWM {hwm} bytes after restart");
     let seen: HashSet<_> = peer.received().into_iter().map(|c| c.service).collect();
