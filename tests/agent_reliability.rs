@@ -68,12 +68,31 @@ fn outage_then_recovery_delivers_all_1000() {
          came up, duplicates: {dups}"
     );
     assert_eq!(dups, 0, "duplicates after an outage");
-    for c in &got {
+    assert_payloads(&s, &got, "outage", "CRITICAL", 'r');
+}
+
+/// Every check is exactly what result `id` (file `<prefix><id>.json`) must give.
+fn assert_payloads(
+    s: &Setup,
+    got: &[nsca::packet::PassiveCheck],
+    job: &str,
+    state: &str,
+    prefix: char,
+) {
+    let code = if state == "OK" { 0 } else { 2 };
+    for c in got {
+        let id = id_of(&c.output).unwrap();
         assert_eq!(
             (c.host.as_str(), c.service.as_str(), c.return_code),
-            (HOST, "backup outage", 2)
+            (HOST, format!("backup {job}").as_str(), code)
         );
-        assert!(c.output.starts_with("CRITICAL: outage id="), "{}", c.output);
+        assert_eq!(
+            without_check_time(&c.output),
+            format!(
+                "{state}: {job} id={id:05} | errors=0\nsource: {}",
+                s.watched.join(format!("{prefix}{id:05}.json")).display()
+            )
+        );
     }
 }
 
@@ -112,10 +131,14 @@ fn sigkill_during_delivery_loses_nothing() {
     for _ in 0..KILLS {
         let wait = rng.random_range(200..=1500);
         std::thread::sleep(Duration::from_millis(wait));
-        at_kill.push((wait, peer.count(), s.spool_len()));
         agent.kill9();
         let cps = fs::read_to_string(s.state.join("watch-checkpoints")).unwrap_or_default();
-        eprintln!("checkpoints after kill: {}", cps.matches("\"ino\"").count());
+        at_kill.push((
+            wait,
+            peer.count(),
+            s.spool_len(),
+            cps.matches("\"ino\"").count(),
+        ));
         agent = s.start_agent();
     }
     writer.join().unwrap();
@@ -125,7 +148,7 @@ fn sigkill_during_delivery_loses_nothing() {
     let missing: Vec<usize> = (0..N).filter(|i| counts[*i] == 0).collect();
     assert!(
         missing.is_empty(),
-        "{} missing, e.g. {:?}; kills (ms, received, spooled): {at_kill:?}\n{}",
+        "{} missing, e.g. {:?}; kills (ms, received, spooled, checkpoints): {at_kill:?}\n{}",
         missing.len(),
         &missing[..missing.len().min(10)],
         agent.log_text()
@@ -139,13 +162,14 @@ fn sigkill_during_delivery_loses_nothing() {
     let got = peer.received();
     let counts = arrivals(&got, N);
     let dups: usize = counts.iter().map(|c| c - 1).sum();
-    eprintln!("kills (ms, received, spooled): {at_kill:?}");
+    eprintln!("kills (ms, received, spooled, checkpoints): {at_kill:?}");
     eprintln!("duplicates: {dups} of {N} ({KILLS} kills, all delivered after {elapsed:?})");
     assert!(
         dups < KILLS * 64,
         "duplicates: {dups} of {N}, more than {KILLS} kills x 64"
     );
     assert_eq!(s.quarantined(), 0, "damaged spool entries after SIGKILL");
+    assert_payloads(&s, &got, "killed", "OK", 'k');
 }
 
 /// SIGTERM right after 200 results were dropped, with the server up: the agent exits 0 within

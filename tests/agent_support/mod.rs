@@ -209,7 +209,10 @@ impl Agent {
         let deadline = Instant::now() + timeout;
         while !self.log_text().contains("nagbridge agent started") {
             if !self.running() || Instant::now() >= deadline {
-                panic!("agent did not start within {timeout:?}:\n{}", self.log_text());
+                panic!(
+                    "agent did not start within {timeout:?}:\n{}",
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         }
