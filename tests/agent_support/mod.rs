@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -354,11 +353,6 @@ pub fn wait_for(timeout: Duration, cond: impl Fn() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-}
-
-/// Append `bytes` to `path` through an open handle (no close).
-pub fn write_all(f: &mut fs::File, bytes: &[u8]) {
-    f.write_all(bytes).unwrap();
 }
 
 /// `output` with the ` (at YYYY-MM-DD HH:MM:SSZ)` check time the sink adds to the first line
