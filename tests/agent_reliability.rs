@@ -43,7 +43,9 @@ fn outage_then_recovery_delivers_all_1000() {
     // Up again: on the same port.
     let peer = Peer::start(port);
     let t1 = Instant::now();
-    let got = peer.wait_ids(N, Duration::from_secs(45));
+    // The retry backoff is full jitter in [0, min(5 min, 2^attempt s)]: after an outage of
+    // 5-15 s the next attempt comes within 16-64 s (typically 5-20 s).
+    let got = peer.wait_ids(N, Duration::from_secs(70));
     let recovery = t1.elapsed();
     let counts = arrivals(&got, N);
     let missing: Vec<usize> = (0..N).filter(|i| counts[*i] == 0).collect();
