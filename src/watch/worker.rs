@@ -28,6 +28,12 @@ use crate::formats::FileMeta;
 /// waits for a commit or release.
 const MAX_IN_FLIGHT: usize = 256;
 
+/// Commits not yet in the checkpoint file: at this many, it is written at once rather than at
+/// the end of `checkpoint_interval`. Under a burst, a crash (SIGKILL, power) then re-reads at
+/// most this many files (each a duplicate downstream), not a whole interval's worth; it is the
+/// delivery batch size, the other bound on duplicates per crash.
+const PERSIST_EVERY_COMMITS: usize = 64;
+
 /// A file handed out and not yet committed.
 struct InFlight {
     file: File,
@@ -62,6 +68,8 @@ pub(super) struct Worker {
     warned: HashSet<PathBuf>,
     warnings: Warnings,
     persist_due: Option<Instant>,
+    /// Commits since the checkpoint file was last written (or tried).
+    unpersisted: usize,
     rx: Receiver<Msg>,
 }
 
@@ -141,6 +149,7 @@ impl Worker {
             warned: HashSet::new(),
             warnings,
             persist_due: None,
+            unpersisted: 0,
             rx,
         };
         if let Some(w) = corrupt {
@@ -265,7 +274,11 @@ impl Worker {
                 let _ = reply.send(r);
             }
             Msg::Flush(reply) => {
-                let _ = reply.send(self.store.persist());
+                let r = self.store.persist();
+                if r.is_ok() {
+                    self.unpersisted = 0;
+                }
+                let _ = reply.send(r);
                 self.persist_due = None;
             }
             Msg::Stop => {}
@@ -273,6 +286,9 @@ impl Worker {
     }
 
     fn persist(&mut self) {
+        // Counted from the last attempt: a failing disk is retried once a second (or per 64
+        // commits), not at every commit.
+        self.unpersisted = 0;
         match self.store.persist() {
             Ok(()) => self.persist_due = None,
             Err(e) => {
@@ -586,7 +602,17 @@ impl Worker {
                 .settle_later(&f.path, f.watch, f.stat, Instant::now());
         }
         if self.config.checkpoint_interval.is_zero() {
-            return self.store.persist();
+            let r = self.store.persist();
+            if r.is_ok() {
+                self.unpersisted = 0;
+            }
+            return r;
+        }
+        self.unpersisted += 1;
+        if self.unpersisted >= PERSIST_EVERY_COMMITS {
+            // A failure is retried by the run loop (persist_due), like a timed write.
+            self.persist();
+            return Ok(());
         }
         if self.persist_due.is_none() {
             self.persist_due = Some(Instant::now() + self.config.checkpoint_interval);
