@@ -153,6 +153,11 @@ fn agent(v: Option<&Value>, p: &mut Problems) -> Agent {
         if n == 0 {
             return Err("must be more than 0 bytes".into());
         }
+        if n > MAX_MAX_FILE_SIZE {
+            return Err(format!(
+                "must be at most 256MiB: a file is parsed in memory, so this is also the agent's                  memory bound (got {n} bytes)"
+            ));
+        }
         Ok(n)
     });
     let rescan = s.read(p, "rescan", r::duration);

@@ -19,6 +19,8 @@ use super::template::Template;
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/nagbridge";
 /// Default `agent.heartbeat`.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(5 * 60);
+/// Largest allowed `agent.max_file_size`: 256 MiB (files are parsed in memory).
+pub const MAX_MAX_FILE_SIZE: u64 = 256 << 20;
 /// Default `agent.max_file_size`: 16 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 << 20;
 /// Default `agent.rescan`.

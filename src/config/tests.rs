@@ -73,7 +73,7 @@ fn every_key() {
 host_name = "backup01"
 state_dir = "/srv/nagbridge"
 heartbeat = "off"
-max_file_size = "1GB"
+max_file_size = "200MB"
 rescan = "2m"
 quiet_period = "10s"
 shutdown_timeout = "30s"
@@ -124,7 +124,7 @@ channel = "backups"
     );
     assert_eq!(c.agent.state_dir, std::path::Path::new("/srv/nagbridge"));
     assert_eq!(c.agent.heartbeat, None);
-    assert_eq!(c.agent.max_file_size, 1_000_000_000);
+    assert_eq!(c.agent.max_file_size, 200_000_000);
     assert_eq!(c.agent.rescan, Duration::from_secs(120));
     assert_eq!(c.agent.shutdown_timeout, Duration::from_secs(30));
     assert_eq!(c.nsca.server.host, "::1");
@@ -484,6 +484,11 @@ fn durations_and_sizes_in_place() {
         "agent.max_file_size"
     )
     .contains("more than 0"));
+    assert!(problem_at(
+        "[agent]\nmax_file_size = \"1GiB\"\n[nsca]\nserver = \"n\"\n",
+        "agent.max_file_size"
+    )
+    .contains("at most 256MiB"));
     assert!(problem_at(
         "[agent]\nmax_file_size = \"16 M\"\n[nsca]\nserver = \"n\"\n",
         "agent.max_file_size"
