@@ -479,34 +479,20 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::{FileMeta, Options};
+    use crate::formats::test_support::{self, job};
+    use crate::formats::Options;
 
     fn run_with(body: &[u8], code: Option<i32>, options: &Options) -> Outcome {
-        let meta = FileMeta::for_path("/var/log/nagbridge/borg-nightly.log");
-        let input = Input {
-            bytes: body,
-            meta: &meta,
-            exit_code: code,
-            options,
-            complete: true,
-        };
-        let p = crate::formats::parse(Format::Borg, &input);
-        assert_eq!(p.outcomes.len(), 1);
-        assert_eq!(p.consumed, body.len());
-        p.outcomes.into_iter().next().unwrap()
+        let path = "/var/log/nagbridge/borg-nightly.log";
+        test_support::single(Format::Borg, path, body, code, options)
     }
 
     fn run(body: &[u8], code: Option<i32>) -> Outcome {
-        let options = Options {
-            job: "nightly".into(),
-            ..Options::default()
-        };
-        run_with(body, code, &options)
+        run_with(body, code, &job("nightly"))
     }
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/borg/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture("borg", name)
     }
 
     const DOC: &str = r#"{
@@ -559,10 +545,7 @@ mod tests {
             assert!(o.errors.is_empty());
         }
         // borgmatic-style override: treat rc 1 as an error.
-        let mut options = Options {
-            job: "j".into(),
-            ..Options::default()
-        };
+        let mut options = job("j");
         options.exit_codes.insert(1, Status::Failure);
         assert_eq!(
             run_with(body.as_bytes(), Some(1), &options).status,
@@ -639,9 +622,8 @@ mod tests {
         let body = DOC.replace("\"nfiles\": 2", "\"nfiles\": 0");
         assert_eq!(run(body.as_bytes(), Some(1)).status, Status::Warning);
         let options = Options {
-            job: "j".into(),
             zero_files: Some(Status::Failure),
-            ..Options::default()
+            ..job("j")
         };
         assert_eq!(
             run_with(body.as_bytes(), Some(1), &options).status,
@@ -669,17 +651,7 @@ mod tests {
 
     #[test]
     fn detection_and_garbage() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let looks = |b: &[u8]| {
-            looks_like(&Input {
-                bytes: b,
-                meta: &meta,
-                exit_code: None,
-                options: &options,
-                complete: true,
-            })
-        };
+        let looks = |b: &[u8]| test_support::looks(looks_like, b);
         assert!(looks(DOC.as_bytes()));
         assert!(looks(&fixture("1.4-modern-no-repo.log")));
         assert!(!looks(b"{\"message_type\":\"summary\"}"));

@@ -285,38 +285,31 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::test_support::{self, job};
     use crate::formats::{FileMeta, Options};
 
+    const PATH: &str = "/var/log/nagbridge/duplicity-home.log";
+
     fn parse_with(body: &str, code: Option<i32>, options: &Options) -> Parsed {
-        let meta = FileMeta::for_path("/var/log/nagbridge/duplicity-home.log");
-        let input = Input {
-            bytes: body.as_bytes(),
-            meta: &meta,
-            exit_code: code,
+        let meta = FileMeta::for_path(PATH);
+        let p = test_support::parse_as(
+            Format::Duplicity,
+            &meta,
+            body.as_bytes(),
+            code,
             options,
-            complete: true,
-        };
-        let p = crate::formats::parse(Format::Duplicity, &input);
+            true,
+        );
         assert_eq!(p.consumed, body.len());
         p
     }
 
     fn run(body: &str, code: Option<i32>) -> Outcome {
-        let options = Options {
-            job: "home".into(),
-            ..Options::default()
-        };
-        let p = parse_with(body, code, &options);
-        assert_eq!(p.outcomes.len(), 1, "{:#?}", p.outcomes);
-        p.outcomes.into_iter().next().unwrap()
+        test_support::single(Format::Duplicity, PATH, body.as_bytes(), code, &job("home"))
     }
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/tests/fixtures/duplicity/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture_text("duplicity", name)
     }
 
     const OK: &str = "Local and Remote metadata are synchronized, no sync needed.
@@ -398,9 +391,8 @@ Errors 0
         assert_eq!(o.status, Status::Failure);
         assert!(o.summary.unwrap().starts_with("interrupted"));
         let options = Options {
-            job: "j".into(),
             canceled: Some(Status::Warning),
-            ..Options::default()
+            ..job("j")
         };
         let p = parse_with(
             "Traceback (most recent call last)\nKeyboardInterrupt\n",
@@ -434,9 +426,8 @@ Errors 0
         assert_eq!(run("", None).status, Status::Unknown);
         assert_eq!(run("hello\n", None).status, Status::Unknown);
         let options = Options {
-            job: "j".into(),
             zero_files: Some(Status::Failure),
-            ..Options::default()
+            ..job("j")
         };
         let body = OK.replace("SourceFiles 4", "SourceFiles 0");
         assert_eq!(
@@ -447,17 +438,7 @@ Errors 0
 
     #[test]
     fn detection_and_garbage() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let looks = |b: &str| {
-            looks_like(&Input {
-                bytes: b.as_bytes(),
-                meta: &meta,
-                exit_code: None,
-                options: &options,
-                complete: true,
-            })
-        };
+        let looks = |b: &str| test_support::looks(looks_like, b.as_bytes());
         assert!(looks(OK));
         assert!(looks(&fixture("0.8-log-file.log")));
         assert!(!looks("{\"status\":\"ok\"}"));

@@ -21,6 +21,8 @@ pub mod native;
 pub mod pgbackrest;
 pub mod restic;
 pub mod rsnapshot;
+#[cfg(test)]
+mod test_support;
 pub mod vzdump;
 pub mod xo;
 

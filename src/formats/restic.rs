@@ -505,37 +505,20 @@ fn strip_ansi(b: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::{FileMeta, Options};
+    use crate::formats::test_support::{self, job};
+    use crate::formats::Options;
 
-    pub(crate) fn run_with(body: &[u8], code: Option<i32>, options: &Options) -> Outcome {
-        let meta = FileMeta::for_path("/var/log/nagbridge/restic-nightly.log");
-        let input = Input {
-            bytes: body,
-            meta: &meta,
-            exit_code: code,
-            options,
-            complete: true,
-        };
-        let p = crate::formats::parse(Format::Restic, &input);
-        assert_eq!(p.outcomes.len(), 1);
-        assert_eq!(p.consumed, body.len());
-        p.outcomes.into_iter().next().unwrap()
+    fn run_with(body: &[u8], code: Option<i32>, options: &Options) -> Outcome {
+        let path = "/var/log/nagbridge/restic-nightly.log";
+        test_support::single(Format::Restic, path, body, code, options)
     }
 
     fn run(body: &[u8], code: Option<i32>) -> Outcome {
-        let options = Options {
-            job: "nightly".into(),
-            ..Options::default()
-        };
-        run_with(body, code, &options)
+        run_with(body, code, &job("nightly"))
     }
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/restic/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture("restic", name)
     }
 
     const OK_014: &str = r#"{"message_type":"status","percent_done":0,"total_files":1,"total_bytes":100000}
@@ -591,9 +574,8 @@ mod tests {
         assert_eq!(o.status, Status::Failure);
         assert!(o.summary.as_deref().unwrap().starts_with("interrupted"));
         let options = Options {
-            job: "j".into(),
             canceled: Some(Status::Warning),
-            ..Options::default()
+            ..job("j")
         };
         assert_eq!(run_with(body, None, &options).status, Status::Warning);
     }
@@ -612,9 +594,8 @@ mod tests {
         let body = b"{\"message_type\":\"summary\",\"total_files_processed\":0,\"data_added\":0}\n";
         assert_eq!(run(body, Some(0)).status, Status::Success);
         let options = Options {
-            job: "j".into(),
             zero_files: Some(Status::Failure),
-            ..Options::default()
+            ..job("j")
         };
         let o = run_with(body, Some(0), &options);
         assert_eq!(o.status, Status::Failure);
@@ -677,21 +658,11 @@ mod tests {
 
     #[test]
     fn detection() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let input = |b: &'static [u8]| Input {
-            bytes: b,
-            meta: &meta,
-            exit_code: None,
-            options: &options,
-            complete: true,
-        };
-        assert!(looks_like(&input(OK_014.as_bytes())));
-        assert!(looks_like(&input(
-            b"\x1b[2K{\"message_type\":\"summary\"}\n"
-        )));
-        assert!(!looks_like(&input(b"{\"status\":\"ok\"}")));
-        assert!(!looks_like(&input(b"hello")));
+        let looks = |b: &[u8]| test_support::looks(looks_like, b);
+        assert!(looks(OK_014.as_bytes()));
+        assert!(looks(b"\x1b[2K{\"message_type\":\"summary\"}\n"));
+        assert!(!looks(b"{\"status\":\"ok\"}"));
+        assert!(!looks(b"hello"));
     }
 
     #[test]

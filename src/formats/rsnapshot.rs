@@ -467,38 +467,21 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::test_support::{self, job, jobs};
     use crate::formats::{FileMeta, Options};
 
     fn parse_with(body: &str, complete: bool, meta: &FileMeta, options: &Options) -> Parsed {
-        let input = Input {
-            bytes: body.as_bytes(),
-            meta,
-            exit_code: None,
-            options,
-            complete,
-        };
-        crate::formats::parse(Format::Rsnapshot, &input)
+        let body = body.as_bytes();
+        test_support::parse_as(Format::Rsnapshot, meta, body, None, options, complete)
     }
 
     fn run(body: &str, complete: bool) -> Parsed {
-        let options = Options {
-            job: "rsnapshot".into(),
-            ..Options::default()
-        };
-        parse_with(
-            body,
-            complete,
-            &FileMeta::for_path("/var/log/rsnapshot.log"),
-            &options,
-        )
+        let meta = FileMeta::for_path("/var/log/rsnapshot.log");
+        parse_with(body, complete, &meta, &job("rsnapshot"))
     }
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/tests/fixtures/rsnapshot/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture_text("rsnapshot", name)
     }
 
     const OK: &str = "[2026-11-24T09:28:09] /usr/bin/rsnapshot -c rsn.conf daily: started
@@ -524,11 +507,7 @@ mod tests {
         let body = format!("{OK}{WARN}");
         let p = run(&body, false);
         assert_eq!(p.consumed, body.len());
-        let got: Vec<_> = p
-            .outcomes
-            .iter()
-            .map(|o| (o.job.as_str(), o.status))
-            .collect();
+        let got = jobs(&p.outcomes);
         assert_eq!(
             got,
             [("rsn-daily", Status::Success), ("daily", Status::Warning)]
@@ -569,11 +548,7 @@ mod tests {
     fn postexec_failure_then_next_run() {
         let body = fixture("postexec-then-next-run.log");
         let p = run(&body, false);
-        let got: Vec<_> = p
-            .outcomes
-            .iter()
-            .map(|o| (o.job.as_str(), o.status))
-            .collect();
+        let got = jobs(&p.outcomes);
         assert_eq!(
             got,
             [("daily", Status::Failure), ("daily", Status::Success)]
@@ -606,11 +581,7 @@ mod tests {
         assert_eq!(p.outcomes.len(), 2);
         assert_eq!(p.consumed, body.find("[2026-11-24T09:28:27]").unwrap());
         let p = run(&body, true);
-        let got: Vec<_> = p
-            .outcomes
-            .iter()
-            .map(|o| (o.job.as_str(), o.status))
-            .collect();
+        let got = jobs(&p.outcomes);
         assert_eq!(
             got,
             [
@@ -633,9 +604,8 @@ mod tests {
         );
         assert_eq!(p.consumed, body.len());
         let options = Options {
-            job: "j".into(),
             canceled: Some(Status::Warning),
-            ..Options::default()
+            ..job("j")
         };
         let p = parse_with(&body, true, &FileMeta::default(), &options);
         assert_eq!(p.outcomes[2].status, Status::Warning);
@@ -667,17 +637,7 @@ mod tests {
 
     #[test]
     fn detection_and_garbage() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let looks = |b: &str| {
-            looks_like(&Input {
-                bytes: b.as_bytes(),
-                meta: &meta,
-                exit_code: None,
-                options: &options,
-                complete: true,
-            })
-        };
+        let looks = |b: &str| test_support::looks(looks_like, b.as_bytes());
         assert!(looks(OK));
         assert!(looks(&fixture("errors.log")));
         assert!(!looks("[2026-11-24T09:28:09] hello\n"));
