@@ -17,11 +17,10 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::{keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
-/// At most this many messages are kept per run.
-const MAX_MESSAGES: usize = 200;
 /// A `create --json` document longer than this many lines is not collected (borg's is ~50).
 const MAX_DOC_LINES: usize = 10_000;
 
@@ -62,16 +61,6 @@ struct Run {
     text_files: Option<u64>,
     text_duration: Option<f64>,
     log_lines: usize,
-}
-
-impl Run {
-    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: String) {
-        if list.len() < MAX_MESSAGES {
-            list.push(m);
-        } else {
-            *dropped += 1;
-        }
-    }
 }
 
 /// Parse borg output. The whole input is one run and is always consumed.
@@ -203,14 +192,14 @@ fn json_line(run: &mut Run, v: &Value) {
                 _ => msg.to_string(),
             };
             match level {
-                "ERROR" | "CRITICAL" => Run::keep(&mut run.errors, &mut run.dropped, text),
-                "WARNING" => Run::keep(&mut run.warnings, &mut run.dropped, text),
+                "ERROR" | "CRITICAL" => keep(&mut run.errors, &mut run.dropped, text),
+                "WARNING" => keep(&mut run.warnings, &mut run.dropped, text),
                 _ => {}
             }
         }
         "file_status" if v.get("status").and_then(Value::as_str) == Some("E") => {
             let path = v.get("path").and_then(Value::as_str).unwrap_or("?");
-            Run::keep(
+            keep(
                 &mut run.warnings,
                 &mut run.dropped,
                 format!("{path}: read error"),
@@ -307,7 +296,7 @@ fn text_line(run: &mut Run, l: &str) {
                 || l.contains("Original size")
                 || l.starts_with("Utilization of max. archive size");
             if !noise {
-                Run::keep(&mut run.plain, &mut run.dropped, l.to_string());
+                keep(&mut run.plain, &mut run.dropped, l.to_string());
             }
         }
     }
@@ -456,16 +445,14 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if run.doc.is_none() && !run.check && status != Status::Success {
         parts.push("no archive was created".into());
     }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) {
-            status = level;
-            parts.push("zero files in the archive".into());
-        }
-    }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
+    zero_files(
+        input,
+        o.files,
+        &mut status,
+        &mut parts,
+        "zero files in the archive",
+    );
+    note_dropped(&mut run.warnings, run.dropped);
     if let Some(rc) = rc.filter(|&rc| rc != 0 && status == Status::Failure && !canceled) {
         run.errors.push(describe(rc));
     }

@@ -15,10 +15,10 @@ use nom::combinator::{map_res, recognize};
 use nom::number::complete::recognize_float;
 use nom::{IResult, Parser};
 
+use super::common::{keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
-const MAX_MESSAGES: usize = 200;
 const BLOCK_START: &str = "--------------[ Backup Statistics ]--------------";
 
 #[derive(Debug, Default)]
@@ -42,13 +42,6 @@ struct Run {
 }
 
 impl Run {
-    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: &str) {
-        if list.len() < MAX_MESSAGES {
-            list.push(m.to_string());
-        } else {
-            *dropped += 1;
-        }
-    }
     fn is_empty(&self) -> bool {
         !self.stats && self.warnings.is_empty() && self.errors.is_empty() && !self.canceled
     }
@@ -171,7 +164,7 @@ fn message(run: &mut Run, l: &str) {
         || l.starts_with("Error listing directory")
         || l.starts_with("Warning: ")
     {
-        Run::keep(&mut run.warnings, &mut run.dropped, l);
+        keep(&mut run.warnings, &mut run.dropped, l);
     } else if l.starts_with("Giving up after ")
         || l.starts_with("Traceback (most recent call last)")
         || l.starts_with("BackendException")
@@ -181,13 +174,13 @@ fn message(run: &mut Run, l: &str) {
     {
         run.fatal = true;
         if !l.starts_with("Traceback") {
-            Run::keep(&mut run.errors, &mut run.dropped, l);
+            keep(&mut run.errors, &mut run.dropped, l);
         }
     } else if l.starts_with("KeyboardInterrupt") {
         run.canceled = true;
     } else if run.fatal && run.errors.is_empty() && l.contains("Error") {
         // The exception line at the end of a traceback.
-        Run::keep(&mut run.errors, &mut run.dropped, l);
+        keep(&mut run.errors, &mut run.dropped, l);
     }
 }
 
@@ -265,16 +258,8 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if let Some(e) = run.errors.first().filter(|_| code.is_none()) {
         parts.push(e.clone());
     }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) {
-            status = level;
-            parts.push("zero files".into());
-        }
-    }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
+    zero_files(input, o.files, &mut status, &mut parts, "zero files");
+    note_dropped(&mut run.warnings, run.dropped);
     o.status = status;
     o.errors = run.errors;
     o.warnings = run.warnings;

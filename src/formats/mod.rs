@@ -15,6 +15,7 @@ use crate::outcome::{Outcome, Status};
 
 pub mod bacula;
 pub mod borg;
+mod common;
 pub mod detect;
 pub mod duplicity;
 pub mod native;

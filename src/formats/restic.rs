@@ -15,11 +15,9 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::{keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
-
-/// At most this many error and warning messages are kept per run (the rest are counted).
-const MAX_MESSAGES: usize = 200;
 
 /// The `summary` message of `backup --json` (every field optional: versions differ).
 #[derive(Debug, Default, Deserialize)]
@@ -79,18 +77,11 @@ struct Run {
 }
 
 impl Run {
-    fn push(list: &mut Vec<String>, dropped: &mut usize, msg: String) {
-        if list.len() < MAX_MESSAGES {
-            list.push(msg);
-        } else {
-            *dropped += 1;
-        }
-    }
     fn error(&mut self, msg: String) {
-        Self::push(&mut self.errors, &mut self.dropped, msg);
+        keep(&mut self.errors, &mut self.dropped, msg);
     }
     fn warning(&mut self, msg: String) {
-        Self::push(&mut self.warnings, &mut self.dropped, msg);
+        keep(&mut self.warnings, &mut self.dropped, msg);
     }
 }
 
@@ -452,15 +443,15 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if let Some(fatal) = run.errors.iter().find(|e| e.starts_with("fatal: ")) {
         parts.push(fatal.clone());
     }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) && command == Command::Backup {
-            status = level;
-            parts.push("zero files processed".into());
-        }
+    note_dropped(&mut run.warnings, run.dropped);
+    if command == Command::Backup {
+        zero_files(
+            input,
+            o.files,
+            &mut status,
+            &mut parts,
+            "zero files processed",
+        );
     }
     o.status = status;
     o.errors = run.errors;

@@ -17,11 +17,10 @@ use nom::combinator::{map_res, rest};
 use nom::sequence::{delimited, preceded};
 use nom::{IResult, Parser};
 
+use super::common::{keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
-/// At most this many messages are kept per run.
-const MAX_MESSAGES: usize = 200;
 /// At most this many runs are open at once (runs of different configs may interleave).
 const MAX_OPEN: usize = 16;
 /// A record's text (with its continuation lines) is cut at about this many bytes.
@@ -81,13 +80,6 @@ impl Run {
             bytes: None,
         }
     }
-    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: &str) {
-        if list.len() < MAX_MESSAGES {
-            list.push(m.to_string());
-        } else {
-            *dropped += 1;
-        }
-    }
     fn apply(&mut self, line: &Line<'_>, time: Option<NaiveDateTime>) {
         if time.is_some() {
             self.last = time;
@@ -97,11 +89,9 @@ impl Run {
                 if m.starts_with("rsnapshot was sent ") {
                     self.canceled = true;
                 }
-                Self::keep(&mut self.errors, &mut self.dropped, m);
+                keep(&mut self.errors, &mut self.dropped, *m);
             }
-            Line::Warning(m) | Line::Rsync(m) => {
-                Self::keep(&mut self.warnings, &mut self.dropped, m)
-            }
+            Line::Warning(m) | Line::Rsync(m) => keep(&mut self.warnings, &mut self.dropped, *m),
             Line::Files(n) => self.files = Some(self.files.unwrap_or(0).saturating_add(*n)),
             Line::Bytes(n) => self.bytes = Some(self.bytes.unwrap_or(0).saturating_add(*n)),
             _ => {}
@@ -447,16 +437,8 @@ fn finish(
             parts.push(w.clone());
         }
     }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) {
-            status = level;
-            parts.push("zero files".into());
-        }
-    }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
+    zero_files(input, o.files, &mut status, &mut parts, "zero files");
+    note_dropped(&mut run.warnings, run.dropped);
     o.status = status;
     o.errors = run.errors;
     o.warnings = run.warnings;
