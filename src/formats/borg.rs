@@ -17,7 +17,7 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{keep, note_dropped, zero_files};
+use super::common::{head, keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
@@ -130,7 +130,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 /// True when the input looks like borg output: `--log-json` lines, the `create --json`
 /// document, or the text stats block / `--show-rc` line.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let text = String::from_utf8_lossy(head);
     let mut doc_keys = 0;
     for l in text.lines().take(400) {

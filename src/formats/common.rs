@@ -4,7 +4,9 @@
 //! (borg, duplicity, restic, rsnapshot; the parsers that keep 50 and count nothing have their
 //! own), and the `zero_files` option of the parsers that apply it over success or warning with a
 //! note in the summary (bacula's differs and stays there). Each parser still decides which
-//! messages it keeps and what its summary says. Must not do I/O.
+//! messages it keeps and what its summary says. Also the byte-level reading of the line-based
+//! logs (bacula, pgbackrest, vzdump: [`lines`]), of the JSON documents (pgbackrest, xo:
+//! [`trim`]), and the 64 KiB [`head`] the detectors look at. Must not do I/O.
 
 use super::Input;
 use crate::outcome::Status;
@@ -44,4 +46,42 @@ pub(super) fn zero_files(
             parts.push(note.into());
         }
     }
+}
+
+/// The first 64 KiB of the input: all a detector reads.
+pub(super) fn head(b: &[u8]) -> &[u8] {
+    &b[..b.len().min(64 * 1024)]
+}
+
+/// Lines with the byte offset just past each one (its newline included). `\r` is dropped; a
+/// last line without a newline ends at the input's end.
+pub(super) fn lines(b: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= b.len() {
+            return None;
+        }
+        let rest = &b[pos..];
+        let (line, next) = match rest.iter().position(|&c| c == b'\n') {
+            Some(i) => (&rest[..i], pos + i + 1),
+            None => (rest, b.len()),
+        };
+        pos = next;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Some((next, String::from_utf8_lossy(line).into_owned()))
+    })
+}
+
+/// A document without a leading UTF-8 BOM, then without surrounding ASCII whitespace.
+pub(super) fn trim(b: &[u8]) -> &[u8] {
+    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &b[start..end]
 }

@@ -15,7 +15,7 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{keep, note_dropped, zero_files};
+use super::common::{head, keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
@@ -122,7 +122,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 /// True when the input looks like restic output: a JSON line with `message_type`, a
 /// `forget --json` group list, or `restic check` text.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let clean = strip_ansi(head);
     let text = String::from_utf8_lossy(&clean);
     text.lines().take(200).any(|l| {

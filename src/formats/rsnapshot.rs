@@ -17,7 +17,7 @@ use nom::combinator::{map_res, rest};
 use nom::sequence::{delimited, preceded};
 use nom::{IResult, Parser};
 
-use super::common::{keep, note_dropped, zero_files};
+use super::common::{head, keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
@@ -176,7 +176,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 /// True when the input looks like an rsnapshot log: a `[timestamp] ... rsnapshot ...:`
 /// `started`/`completed`/`ERROR:` record.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let text = String::from_utf8_lossy(head);
     text.lines().take(500).any(|l| match timestamp(l) {
         Ok((rest, _)) => {
