@@ -32,6 +32,16 @@ fn run_with(format: Format, path: &str, bytes: &[u8], options: &Options, complet
     )
 }
 
+/// [`run_with`] with the default options, on a file that may still grow.
+fn growing(format: Format, path: &str, bytes: &[u8]) -> Parsed {
+    run_with(format, path, bytes, &Options::default(), false)
+}
+
+/// [`run_with`] with the default options, on a complete file.
+fn complete(format: Format, path: &str, bytes: &[u8]) -> Parsed {
+    run_with(format, path, bytes, &Options::default(), true)
+}
+
 fn run(format: Format, tool: &str, name: &str) -> Vec<Outcome> {
     let bytes = fixture(tool, name);
     let path = format!("/var/log/{tool}/{name}");
@@ -59,6 +69,18 @@ fn one(format: Format, tool: &str, name: &str) -> Outcome {
 
 fn t(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     Some(s.parse().unwrap())
+}
+
+/// (job, status) of each outcome.
+fn jobs(o: &[Outcome]) -> Vec<(&str, Status)> {
+    o.iter().map(|o| (o.job.as_str(), o.status)).collect()
+}
+
+/// (job, host, status) of each outcome.
+fn jobs_hosts(o: &[Outcome]) -> Vec<(&str, Option<&str>, Status)> {
+    o.iter()
+        .map(|o| (o.job.as_str(), o.host.as_deref(), o.status))
+        .collect()
 }
 
 fn items(o: &Outcome) -> Vec<(&str, Status, Option<u64>)> {
@@ -96,7 +118,7 @@ fn vzdump_task_ok() {
 fn vzdump_task_log_named_by_its_upid() {
     let bytes = fixture("vzdump", "task-ok.log");
     let path = "/var/log/pve/tasks/1/UPID:pve1:000F4A21:05B1C3D2:6742A8F1:vzdump::root@pam:";
-    let p = run_with(Format::Auto, path, &bytes, &Options::default(), true);
+    let p = complete(Format::Auto, path, &bytes);
     assert_eq!(p.format, Some(Format::Vzdump));
     let o = &p.outcomes[0];
     assert_eq!(o.job, "vzdump");
@@ -195,29 +217,17 @@ fn vzdump_job_failed_before_any_guest() {
 #[test]
 fn vzdump_running_task_is_left_unconsumed() {
     let bytes = fixture("vzdump", "task-running.log");
-    let p = run_with(
-        Format::Vzdump,
-        "/x/r.log",
-        &bytes,
-        &Options::default(),
-        false,
-    );
+    let p = growing(Format::Vzdump, "/x/r.log", &bytes);
     assert!(p.outcomes.is_empty());
     assert_eq!(p.consumed, 0);
     // Two runs appended, the second unfinished: only the first is used.
     let mut two = fixture("vzdump", "task-ok.log");
     let first = two.len();
     two.extend_from_slice(&bytes);
-    let p = run_with(Format::Vzdump, "/x/r.log", &two, &Options::default(), false);
+    let p = growing(Format::Vzdump, "/x/r.log", &two);
     assert_eq!((p.outcomes.len(), p.consumed), (1, first));
     // Once the file is complete, the unfinished guest is a failure.
-    let p = run_with(
-        Format::Vzdump,
-        "/x/r.log",
-        &bytes,
-        &Options::default(),
-        true,
-    );
+    let p = complete(Format::Vzdump, "/x/r.log", &bytes);
     let o = &p.outcomes[0];
     assert_eq!(o.status, Status::Failure);
     assert_eq!(
@@ -232,10 +242,7 @@ fn vzdump_running_task_is_left_unconsumed() {
 #[test]
 fn vzdump_task_index() {
     let o = run(Format::Vzdump, "vzdump", "index");
-    let got: Vec<_> = o
-        .iter()
-        .map(|o| (o.job.as_str(), o.host.as_deref(), o.status))
-        .collect();
+    let got = jobs_hosts(&o);
     assert_eq!(
         got,
         [
@@ -251,13 +258,7 @@ fn vzdump_task_index() {
     // An index still being appended to: the last line without a newline waits.
     let bytes = fixture("vzdump", "index");
     let cut = &bytes[..bytes.len() - 3];
-    let p = run_with(
-        Format::Vzdump,
-        "/var/log/pve/tasks/index",
-        cut,
-        &Options::default(),
-        false,
-    );
+    let p = growing(Format::Vzdump, "/var/log/pve/tasks/index", cut);
     assert_eq!(p.outcomes.len(), 3);
     assert_eq!(&cut[..p.consumed], &bytes[..p.consumed]);
     assert_eq!(cut[p.consumed - 1], b'\n');
@@ -295,11 +296,7 @@ fn vzdump_pve8_mail_and_split_items() {
         ..Options::default()
     };
     let p = run_with(Format::Vzdump, "/m/mail-pve8.txt", &bytes, &options, true);
-    let got: Vec<_> = p
-        .outcomes
-        .iter()
-        .map(|o| (o.job.as_str(), o.host.as_deref(), o.status))
-        .collect();
+    let got = jobs_hosts(&p.outcomes);
     assert_eq!(
         got,
         [
@@ -320,10 +317,7 @@ fn vzdump_pve8_mail_and_split_items() {
 #[test]
 fn bacula_log_with_several_reports() {
     let o = run(Format::Bacula, "bacula", "bacula.log");
-    let got: Vec<_> = o
-        .iter()
-        .map(|o| (o.job.as_str(), o.host.as_deref(), o.status))
-        .collect();
+    let got = jobs_hosts(&o);
     assert_eq!(
         got,
         [
@@ -378,13 +372,7 @@ fn bacula_canceled_and_zero_files_options() {
 fn bacula_growing_log_stops_after_the_last_report() {
     let bytes = fixture("bacula", "bacula.log");
     let text = std::str::from_utf8(&bytes).unwrap();
-    let p = run_with(
-        Format::Bacula,
-        "/b/bacula.log",
-        &bytes,
-        &Options::default(),
-        false,
-    );
+    let p = growing(Format::Bacula, "/b/bacula.log", &bytes);
     assert_eq!(p.outcomes.len(), 4);
     let last = text
         .rfind("Termination:            Backup Canceled\n")
@@ -395,32 +383,14 @@ fn bacula_growing_log_stops_after_the_last_report() {
     );
     // The rest (job 5, still running) gives nothing yet, and is not consumed.
     let rest = &bytes[p.consumed..];
-    let p2 = run_with(
-        Format::Bacula,
-        "/b/bacula.log",
-        rest,
-        &Options::default(),
-        false,
-    );
+    let p2 = growing(Format::Bacula, "/b/bacula.log", rest);
     assert_eq!((p2.outcomes.len(), p2.consumed), (0, 0));
     // A report cut in the middle is not used either.
     let cut = text.find("  Termination:            Backup OK\n").unwrap();
-    let p3 = run_with(
-        Format::Bacula,
-        "/b/bacula.log",
-        &bytes[..cut],
-        &Options::default(),
-        false,
-    );
+    let p3 = growing(Format::Bacula, "/b/bacula.log", &bytes[..cut]);
     assert_eq!((p3.outcomes.len(), p3.consumed), (0, 0));
     // When the file is complete a cut report is unknown, not lost.
-    let p4 = run_with(
-        Format::Bacula,
-        "/b/bacula.log",
-        &bytes[..cut],
-        &Options::default(),
-        true,
-    );
+    let p4 = complete(Format::Bacula, "/b/bacula.log", &bytes[..cut]);
     assert_eq!(p4.outcomes.len(), 1);
     assert_eq!(p4.outcomes[0].status, Status::Unknown);
     assert_eq!(p4.outcomes[0].job, "web01-files");
@@ -579,7 +549,7 @@ fn xo_job_skipped_and_interrupted() {
 #[test]
 fn xo_get_logs_array() {
     let o = run(Format::Xo, "xo", "getLogs.json");
-    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    let got = jobs(&o);
     // The pending run gives no outcome yet.
     assert_eq!(
         got,
@@ -616,7 +586,7 @@ fn xo_get_logs_array() {
 #[test]
 fn xo_get_all_logs_ndjson_and_map() {
     let o = run(Format::Xo, "xo", "getAllLogs.ndjson");
-    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    let got = jobs(&o);
     assert_eq!(
         got,
         [
@@ -628,27 +598,15 @@ fn xo_get_all_logs_ndjson_and_map() {
     // A dump still being written: the unfinished line waits.
     let bytes = fixture("xo", "getAllLogs.ndjson");
     let cut = bytes.len() - 20;
-    let p = run_with(
-        Format::Xo,
-        "/xo/a.ndjson",
-        &bytes[..cut],
-        &Options::default(),
-        false,
-    );
+    let p = growing(Format::Xo, "/xo/a.ndjson", &bytes[..cut]);
     assert_eq!(p.outcomes.len(), 2);
     assert_eq!(bytes[p.consumed - 1], b'\n');
     // A pretty-printed document still being written gives nothing yet.
     let doc = fixture("xo", "success-full.json");
-    let p = run_with(
-        Format::Xo,
-        "/xo/s.json",
-        &doc[..doc.len() / 2],
-        &Options::default(),
-        false,
-    );
+    let p = growing(Format::Xo, "/xo/s.json", &doc[..doc.len() / 2]);
     assert_eq!((p.outcomes.len(), p.consumed), (0, 0));
     let o = run(Format::Xo, "xo", "getAllLogs-map.json");
-    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    let got = jobs(&o);
     assert_eq!(
         got,
         [
@@ -664,7 +622,7 @@ fn xo_get_all_logs_ndjson_and_map() {
 #[test]
 fn pgbackrest_log_runs() {
     let o = run(Format::Pgbackrest, "pgbackrest", "demo-backup.log");
-    let got: Vec<_> = o.iter().map(|o| (o.job.as_str(), o.status)).collect();
+    let got = jobs(&o);
     assert_eq!(
         got,
         [
@@ -788,13 +746,7 @@ fn pgbackrest_info_json() {
     assert_eq!(o.bytes, Some(3_014_912 + 2048));
     // Half-written (the file has no trailing newline): wait.
     let bytes = fixture("pgbackrest", "info.json");
-    let p = run_with(
-        Format::Pgbackrest,
-        "/i/info.json",
-        &bytes[..100],
-        &Options::default(),
-        false,
-    );
+    let p = growing(Format::Pgbackrest, "/i/info.json", &bytes[..100]);
     assert_eq!((p.outcomes.len(), p.consumed), (0, 0));
 }
 

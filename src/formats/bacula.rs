@@ -22,6 +22,7 @@ use nom::combinator::{map_res, opt, rest};
 use nom::sequence::{preceded, terminated};
 use nom::{IResult, Parser};
 
+use super::common::{head, lines};
 use super::{Format, Input, Parsed};
 use crate::outcome::{Outcome, Status};
 
@@ -114,7 +115,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 /// True for text with a job report header or the `JobId:` and `Termination:` keys, or Bacula
 /// log lines.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let mut jobid = false;
     let mut termination = false;
     for (_, line) in lines(head).take(2000) {
@@ -133,22 +134,6 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         }
     }
     false
-}
-
-fn lines(b: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        if pos >= b.len() {
-            return None;
-        }
-        let rest = &b[pos..];
-        let (line, next) = match rest.iter().position(|&c| c == b'\n') {
-            Some(i) => (&rest[..i], pos + i + 1),
-            None => (rest, b.len()),
-        };
-        pos = next;
-        Some((next, String::from_utf8_lossy(line).into_owned()))
-    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,11 +17,10 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::{head, keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
-/// At most this many messages are kept per run.
-const MAX_MESSAGES: usize = 200;
 /// A `create --json` document longer than this many lines is not collected (borg's is ~50).
 const MAX_DOC_LINES: usize = 10_000;
 
@@ -62,16 +61,6 @@ struct Run {
     text_files: Option<u64>,
     text_duration: Option<f64>,
     log_lines: usize,
-}
-
-impl Run {
-    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: String) {
-        if list.len() < MAX_MESSAGES {
-            list.push(m);
-        } else {
-            *dropped += 1;
-        }
-    }
 }
 
 /// Parse borg output. The whole input is one run and is always consumed.
@@ -141,7 +130,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 /// True when the input looks like borg output: `--log-json` lines, the `create --json`
 /// document, or the text stats block / `--show-rc` line.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let text = String::from_utf8_lossy(head);
     let mut doc_keys = 0;
     for l in text.lines().take(400) {
@@ -203,14 +192,14 @@ fn json_line(run: &mut Run, v: &Value) {
                 _ => msg.to_string(),
             };
             match level {
-                "ERROR" | "CRITICAL" => Run::keep(&mut run.errors, &mut run.dropped, text),
-                "WARNING" => Run::keep(&mut run.warnings, &mut run.dropped, text),
+                "ERROR" | "CRITICAL" => keep(&mut run.errors, &mut run.dropped, text),
+                "WARNING" => keep(&mut run.warnings, &mut run.dropped, text),
                 _ => {}
             }
         }
         "file_status" if v.get("status").and_then(Value::as_str) == Some("E") => {
             let path = v.get("path").and_then(Value::as_str).unwrap_or("?");
-            Run::keep(
+            keep(
                 &mut run.warnings,
                 &mut run.dropped,
                 format!("{path}: read error"),
@@ -307,7 +296,7 @@ fn text_line(run: &mut Run, l: &str) {
                 || l.contains("Original size")
                 || l.starts_with("Utilization of max. archive size");
             if !noise {
-                Run::keep(&mut run.plain, &mut run.dropped, l.to_string());
+                keep(&mut run.plain, &mut run.dropped, l.to_string());
             }
         }
     }
@@ -456,16 +445,14 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if run.doc.is_none() && !run.check && status != Status::Success {
         parts.push("no archive was created".into());
     }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) {
-            status = level;
-            parts.push("zero files in the archive".into());
-        }
-    }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
+    zero_files(
+        input,
+        o.files,
+        &mut status,
+        &mut parts,
+        "zero files in the archive",
+    );
+    note_dropped(&mut run.warnings, run.dropped);
     if let Some(rc) = rc.filter(|&rc| rc != 0 && status == Status::Failure && !canceled) {
         run.errors.push(describe(rc));
     }
@@ -479,34 +466,20 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::{FileMeta, Options};
+    use crate::formats::test_support::{self, job};
+    use crate::formats::Options;
 
     fn run_with(body: &[u8], code: Option<i32>, options: &Options) -> Outcome {
-        let meta = FileMeta::for_path("/var/log/nagbridge/borg-nightly.log");
-        let input = Input {
-            bytes: body,
-            meta: &meta,
-            exit_code: code,
-            options,
-            complete: true,
-        };
-        let p = crate::formats::parse(Format::Borg, &input);
-        assert_eq!(p.outcomes.len(), 1);
-        assert_eq!(p.consumed, body.len());
-        p.outcomes.into_iter().next().unwrap()
+        let path = "/var/log/nagbridge/borg-nightly.log";
+        test_support::single(Format::Borg, path, body, code, options)
     }
 
     fn run(body: &[u8], code: Option<i32>) -> Outcome {
-        let options = Options {
-            job: "nightly".into(),
-            ..Options::default()
-        };
-        run_with(body, code, &options)
+        run_with(body, code, &job("nightly"))
     }
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/borg/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture("borg", name)
     }
 
     const DOC: &str = r#"{
@@ -559,10 +532,7 @@ mod tests {
             assert!(o.errors.is_empty());
         }
         // borgmatic-style override: treat rc 1 as an error.
-        let mut options = Options {
-            job: "j".into(),
-            ..Options::default()
-        };
+        let mut options = job("j");
         options.exit_codes.insert(1, Status::Failure);
         assert_eq!(
             run_with(body.as_bytes(), Some(1), &options).status,
@@ -639,9 +609,8 @@ mod tests {
         let body = DOC.replace("\"nfiles\": 2", "\"nfiles\": 0");
         assert_eq!(run(body.as_bytes(), Some(1)).status, Status::Warning);
         let options = Options {
-            job: "j".into(),
             zero_files: Some(Status::Failure),
-            ..Options::default()
+            ..job("j")
         };
         assert_eq!(
             run_with(body.as_bytes(), Some(1), &options).status,
@@ -669,17 +638,7 @@ mod tests {
 
     #[test]
     fn detection_and_garbage() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let looks = |b: &[u8]| {
-            looks_like(&Input {
-                bytes: b,
-                meta: &meta,
-                exit_code: None,
-                options: &options,
-                complete: true,
-            })
-        };
+        let looks = |b: &[u8]| test_support::looks(looks_like, b);
         assert!(looks(DOC.as_bytes()));
         assert!(looks(&fixture("1.4-modern-no-repo.log")));
         assert!(!looks(b"{\"message_type\":\"summary\"}"));

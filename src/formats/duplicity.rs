@@ -15,10 +15,10 @@ use nom::combinator::{map_res, recognize};
 use nom::number::complete::recognize_float;
 use nom::{IResult, Parser};
 
+use super::common::{keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
-const MAX_MESSAGES: usize = 200;
 const BLOCK_START: &str = "--------------[ Backup Statistics ]--------------";
 
 #[derive(Debug, Default)]
@@ -42,13 +42,6 @@ struct Run {
 }
 
 impl Run {
-    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: &str) {
-        if list.len() < MAX_MESSAGES {
-            list.push(m.to_string());
-        } else {
-            *dropped += 1;
-        }
-    }
     fn is_empty(&self) -> bool {
         !self.stats && self.warnings.is_empty() && self.errors.is_empty() && !self.canceled
     }
@@ -171,7 +164,7 @@ fn message(run: &mut Run, l: &str) {
         || l.starts_with("Error listing directory")
         || l.starts_with("Warning: ")
     {
-        Run::keep(&mut run.warnings, &mut run.dropped, l);
+        keep(&mut run.warnings, &mut run.dropped, l);
     } else if l.starts_with("Giving up after ")
         || l.starts_with("Traceback (most recent call last)")
         || l.starts_with("BackendException")
@@ -181,13 +174,13 @@ fn message(run: &mut Run, l: &str) {
     {
         run.fatal = true;
         if !l.starts_with("Traceback") {
-            Run::keep(&mut run.errors, &mut run.dropped, l);
+            keep(&mut run.errors, &mut run.dropped, l);
         }
     } else if l.starts_with("KeyboardInterrupt") {
         run.canceled = true;
     } else if run.fatal && run.errors.is_empty() && l.contains("Error") {
         // The exception line at the end of a traceback.
-        Run::keep(&mut run.errors, &mut run.dropped, l);
+        keep(&mut run.errors, &mut run.dropped, l);
     }
 }
 
@@ -265,16 +258,8 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if let Some(e) = run.errors.first().filter(|_| code.is_none()) {
         parts.push(e.clone());
     }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) {
-            status = level;
-            parts.push("zero files".into());
-        }
-    }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
+    zero_files(input, o.files, &mut status, &mut parts, "zero files");
+    note_dropped(&mut run.warnings, run.dropped);
     o.status = status;
     o.errors = run.errors;
     o.warnings = run.warnings;
@@ -285,38 +270,31 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::test_support::{self, job};
     use crate::formats::{FileMeta, Options};
 
+    const PATH: &str = "/var/log/nagbridge/duplicity-home.log";
+
     fn parse_with(body: &str, code: Option<i32>, options: &Options) -> Parsed {
-        let meta = FileMeta::for_path("/var/log/nagbridge/duplicity-home.log");
-        let input = Input {
-            bytes: body.as_bytes(),
-            meta: &meta,
-            exit_code: code,
+        let meta = FileMeta::for_path(PATH);
+        let p = test_support::parse_as(
+            Format::Duplicity,
+            &meta,
+            body.as_bytes(),
+            code,
             options,
-            complete: true,
-        };
-        let p = crate::formats::parse(Format::Duplicity, &input);
+            true,
+        );
         assert_eq!(p.consumed, body.len());
         p
     }
 
     fn run(body: &str, code: Option<i32>) -> Outcome {
-        let options = Options {
-            job: "home".into(),
-            ..Options::default()
-        };
-        let p = parse_with(body, code, &options);
-        assert_eq!(p.outcomes.len(), 1, "{:#?}", p.outcomes);
-        p.outcomes.into_iter().next().unwrap()
+        test_support::single(Format::Duplicity, PATH, body.as_bytes(), code, &job("home"))
     }
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/tests/fixtures/duplicity/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture_text("duplicity", name)
     }
 
     const OK: &str = "Local and Remote metadata are synchronized, no sync needed.
@@ -398,9 +376,8 @@ Errors 0
         assert_eq!(o.status, Status::Failure);
         assert!(o.summary.unwrap().starts_with("interrupted"));
         let options = Options {
-            job: "j".into(),
             canceled: Some(Status::Warning),
-            ..Options::default()
+            ..job("j")
         };
         let p = parse_with(
             "Traceback (most recent call last)\nKeyboardInterrupt\n",
@@ -434,9 +411,8 @@ Errors 0
         assert_eq!(run("", None).status, Status::Unknown);
         assert_eq!(run("hello\n", None).status, Status::Unknown);
         let options = Options {
-            job: "j".into(),
             zero_files: Some(Status::Failure),
-            ..Options::default()
+            ..job("j")
         };
         let body = OK.replace("SourceFiles 4", "SourceFiles 0");
         assert_eq!(
@@ -447,17 +423,7 @@ Errors 0
 
     #[test]
     fn detection_and_garbage() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let looks = |b: &str| {
-            looks_like(&Input {
-                bytes: b.as_bytes(),
-                meta: &meta,
-                exit_code: None,
-                options: &options,
-                complete: true,
-            })
-        };
+        let looks = |b: &str| test_support::looks(looks_like, b.as_bytes());
         assert!(looks(OK));
         assert!(looks(&fixture("0.8-log-file.log")));
         assert!(!looks("{\"status\":\"ok\"}"));

@@ -15,12 +15,15 @@ use crate::outcome::{Outcome, Status};
 
 pub mod bacula;
 pub mod borg;
+mod common;
 pub mod detect;
 pub mod duplicity;
 pub mod native;
 pub mod pgbackrest;
 pub mod restic;
 pub mod rsnapshot;
+#[cfg(test)]
+mod test_support;
 pub mod vzdump;
 pub mod xo;
 

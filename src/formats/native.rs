@@ -138,19 +138,17 @@ fn trim(b: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::{FileMeta, Options};
+    use crate::formats::test_support::{job, jobs};
+    use crate::formats::FileMeta;
 
+    /// Through this parser alone, not [`crate::formats::parse`].
     fn run(body: &str, complete: bool) -> Parsed {
         let meta = FileMeta::for_path("/results/nightly.json");
-        let options = Options {
-            job: "nightly".into(),
-            ..Options::default()
-        };
         parse(&Input {
             bytes: body.as_bytes(),
             meta: &meta,
             exit_code: None,
-            options: &options,
+            options: &job("nightly"),
             complete,
         })
     }
@@ -172,11 +170,7 @@ mod tests {
     #[test]
     fn json_lines_with_a_bad_line() {
         let p = run("{\"job\":\"a\",\"status\":\"partial\"}\nnot json\n{\"job\":\"b\",\"status\":\"failed\"}\n", true);
-        let got: Vec<_> = p
-            .outcomes
-            .iter()
-            .map(|o| (o.job.as_str(), o.status))
-            .collect();
+        let got = jobs(&p.outcomes);
         assert_eq!(
             got,
             [

@@ -21,6 +21,7 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::{head, lines, trim};
 use super::{Format, Input, Parsed};
 use crate::outcome::{Item, Outcome, Status};
 
@@ -41,7 +42,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 
 /// True for pgBackRest log lines (`P00   INFO: ... command begin`) or `info` JSON.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let t = trim(head);
     if matches!(t.first(), Some(b'[' | b'{')) {
         let has = |n: &[u8]| t.windows(n.len()).any(|w| w == n);
@@ -51,36 +52,6 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         line(&l).is_ok_and(|(_, (_, _, msg))| {
             msg.contains(" command begin ") || msg.contains(" command end: ")
         })
-    })
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &b[start..end]
-}
-
-fn lines(b: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        if pos >= b.len() {
-            return None;
-        }
-        let rest = &b[pos..];
-        let (line, next) = match rest.iter().position(|&c| c == b'\n') {
-            Some(i) => (&rest[..i], pos + i + 1),
-            None => (rest, b.len()),
-        };
-        pos = next;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        Some((next, String::from_utf8_lossy(line).into_owned()))
     })
 }
 

@@ -15,11 +15,9 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::{head, keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
-
-/// At most this many error and warning messages are kept per run (the rest are counted).
-const MAX_MESSAGES: usize = 200;
 
 /// The `summary` message of `backup --json` (every field optional: versions differ).
 #[derive(Debug, Default, Deserialize)]
@@ -79,18 +77,11 @@ struct Run {
 }
 
 impl Run {
-    fn push(list: &mut Vec<String>, dropped: &mut usize, msg: String) {
-        if list.len() < MAX_MESSAGES {
-            list.push(msg);
-        } else {
-            *dropped += 1;
-        }
-    }
     fn error(&mut self, msg: String) {
-        Self::push(&mut self.errors, &mut self.dropped, msg);
+        keep(&mut self.errors, &mut self.dropped, msg);
     }
     fn warning(&mut self, msg: String) {
-        Self::push(&mut self.warnings, &mut self.dropped, msg);
+        keep(&mut self.warnings, &mut self.dropped, msg);
     }
 }
 
@@ -131,7 +122,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 /// True when the input looks like restic output: a JSON line with `message_type`, a
 /// `forget --json` group list, or `restic check` text.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let clean = strip_ansi(head);
     let text = String::from_utf8_lossy(&clean);
     text.lines().take(200).any(|l| {
@@ -452,15 +443,15 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if let Some(fatal) = run.errors.iter().find(|e| e.starts_with("fatal: ")) {
         parts.push(fatal.clone());
     }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) && command == Command::Backup {
-            status = level;
-            parts.push("zero files processed".into());
-        }
+    note_dropped(&mut run.warnings, run.dropped);
+    if command == Command::Backup {
+        zero_files(
+            input,
+            o.files,
+            &mut status,
+            &mut parts,
+            "zero files processed",
+        );
     }
     o.status = status;
     o.errors = run.errors;
@@ -505,37 +496,20 @@ fn strip_ansi(b: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::{FileMeta, Options};
+    use crate::formats::test_support::{self, job};
+    use crate::formats::Options;
 
-    pub(crate) fn run_with(body: &[u8], code: Option<i32>, options: &Options) -> Outcome {
-        let meta = FileMeta::for_path("/var/log/nagbridge/restic-nightly.log");
-        let input = Input {
-            bytes: body,
-            meta: &meta,
-            exit_code: code,
-            options,
-            complete: true,
-        };
-        let p = crate::formats::parse(Format::Restic, &input);
-        assert_eq!(p.outcomes.len(), 1);
-        assert_eq!(p.consumed, body.len());
-        p.outcomes.into_iter().next().unwrap()
+    fn run_with(body: &[u8], code: Option<i32>, options: &Options) -> Outcome {
+        let path = "/var/log/nagbridge/restic-nightly.log";
+        test_support::single(Format::Restic, path, body, code, options)
     }
 
     fn run(body: &[u8], code: Option<i32>) -> Outcome {
-        let options = Options {
-            job: "nightly".into(),
-            ..Options::default()
-        };
-        run_with(body, code, &options)
+        run_with(body, code, &job("nightly"))
     }
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/restic/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture("restic", name)
     }
 
     const OK_014: &str = r#"{"message_type":"status","percent_done":0,"total_files":1,"total_bytes":100000}
@@ -591,9 +565,8 @@ mod tests {
         assert_eq!(o.status, Status::Failure);
         assert!(o.summary.as_deref().unwrap().starts_with("interrupted"));
         let options = Options {
-            job: "j".into(),
             canceled: Some(Status::Warning),
-            ..Options::default()
+            ..job("j")
         };
         assert_eq!(run_with(body, None, &options).status, Status::Warning);
     }
@@ -612,9 +585,8 @@ mod tests {
         let body = b"{\"message_type\":\"summary\",\"total_files_processed\":0,\"data_added\":0}\n";
         assert_eq!(run(body, Some(0)).status, Status::Success);
         let options = Options {
-            job: "j".into(),
             zero_files: Some(Status::Failure),
-            ..Options::default()
+            ..job("j")
         };
         let o = run_with(body, Some(0), &options);
         assert_eq!(o.status, Status::Failure);
@@ -677,21 +649,11 @@ mod tests {
 
     #[test]
     fn detection() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let input = |b: &'static [u8]| Input {
-            bytes: b,
-            meta: &meta,
-            exit_code: None,
-            options: &options,
-            complete: true,
-        };
-        assert!(looks_like(&input(OK_014.as_bytes())));
-        assert!(looks_like(&input(
-            b"\x1b[2K{\"message_type\":\"summary\"}\n"
-        )));
-        assert!(!looks_like(&input(b"{\"status\":\"ok\"}")));
-        assert!(!looks_like(&input(b"hello")));
+        let looks = |b: &[u8]| test_support::looks(looks_like, b);
+        assert!(looks(OK_014.as_bytes()));
+        assert!(looks(b"\x1b[2K{\"message_type\":\"summary\"}\n"));
+        assert!(!looks(b"{\"status\":\"ok\"}"));
+        assert!(!looks(b"hello"));
     }
 
     #[test]

@@ -17,11 +17,10 @@ use nom::combinator::{map_res, rest};
 use nom::sequence::{delimited, preceded};
 use nom::{IResult, Parser};
 
+use super::common::{head, keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
-/// At most this many messages are kept per run.
-const MAX_MESSAGES: usize = 200;
 /// At most this many runs are open at once (runs of different configs may interleave).
 const MAX_OPEN: usize = 16;
 /// A record's text (with its continuation lines) is cut at about this many bytes.
@@ -81,13 +80,6 @@ impl Run {
             bytes: None,
         }
     }
-    fn keep(list: &mut Vec<String>, dropped: &mut usize, m: &str) {
-        if list.len() < MAX_MESSAGES {
-            list.push(m.to_string());
-        } else {
-            *dropped += 1;
-        }
-    }
     fn apply(&mut self, line: &Line<'_>, time: Option<NaiveDateTime>) {
         if time.is_some() {
             self.last = time;
@@ -97,11 +89,9 @@ impl Run {
                 if m.starts_with("rsnapshot was sent ") {
                     self.canceled = true;
                 }
-                Self::keep(&mut self.errors, &mut self.dropped, m);
+                keep(&mut self.errors, &mut self.dropped, *m);
             }
-            Line::Warning(m) | Line::Rsync(m) => {
-                Self::keep(&mut self.warnings, &mut self.dropped, m)
-            }
+            Line::Warning(m) | Line::Rsync(m) => keep(&mut self.warnings, &mut self.dropped, *m),
             Line::Files(n) => self.files = Some(self.files.unwrap_or(0).saturating_add(*n)),
             Line::Bytes(n) => self.bytes = Some(self.bytes.unwrap_or(0).saturating_add(*n)),
             _ => {}
@@ -186,7 +176,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 /// True when the input looks like an rsnapshot log: a `[timestamp] ... rsnapshot ...:`
 /// `started`/`completed`/`ERROR:` record.
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
+    let head = head(input.bytes);
     let text = String::from_utf8_lossy(head);
     text.lines().take(500).any(|l| match timestamp(l) {
         Ok((rest, _)) => {
@@ -447,16 +437,8 @@ fn finish(
             parts.push(w.clone());
         }
     }
-    if let (Some(level), Some(0)) = (input.options.zero_files, o.files) {
-        if matches!(status, Status::Success | Status::Warning) {
-            status = level;
-            parts.push("zero files".into());
-        }
-    }
-    if run.dropped > 0 {
-        run.warnings
-            .push(format!("{} more messages not shown", run.dropped));
-    }
+    zero_files(input, o.files, &mut status, &mut parts, "zero files");
+    note_dropped(&mut run.warnings, run.dropped);
     o.status = status;
     o.errors = run.errors;
     o.warnings = run.warnings;
@@ -467,38 +449,21 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::test_support::{self, job, jobs};
     use crate::formats::{FileMeta, Options};
 
     fn parse_with(body: &str, complete: bool, meta: &FileMeta, options: &Options) -> Parsed {
-        let input = Input {
-            bytes: body.as_bytes(),
-            meta,
-            exit_code: None,
-            options,
-            complete,
-        };
-        crate::formats::parse(Format::Rsnapshot, &input)
+        let body = body.as_bytes();
+        test_support::parse_as(Format::Rsnapshot, meta, body, None, options, complete)
     }
 
     fn run(body: &str, complete: bool) -> Parsed {
-        let options = Options {
-            job: "rsnapshot".into(),
-            ..Options::default()
-        };
-        parse_with(
-            body,
-            complete,
-            &FileMeta::for_path("/var/log/rsnapshot.log"),
-            &options,
-        )
+        let meta = FileMeta::for_path("/var/log/rsnapshot.log");
+        parse_with(body, complete, &meta, &job("rsnapshot"))
     }
 
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/tests/fixtures/rsnapshot/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        test_support::fixture_text("rsnapshot", name)
     }
 
     const OK: &str = "[2026-11-24T09:28:09] /usr/bin/rsnapshot -c rsn.conf daily: started
@@ -524,11 +489,7 @@ mod tests {
         let body = format!("{OK}{WARN}");
         let p = run(&body, false);
         assert_eq!(p.consumed, body.len());
-        let got: Vec<_> = p
-            .outcomes
-            .iter()
-            .map(|o| (o.job.as_str(), o.status))
-            .collect();
+        let got = jobs(&p.outcomes);
         assert_eq!(
             got,
             [("rsn-daily", Status::Success), ("daily", Status::Warning)]
@@ -569,11 +530,7 @@ mod tests {
     fn postexec_failure_then_next_run() {
         let body = fixture("postexec-then-next-run.log");
         let p = run(&body, false);
-        let got: Vec<_> = p
-            .outcomes
-            .iter()
-            .map(|o| (o.job.as_str(), o.status))
-            .collect();
+        let got = jobs(&p.outcomes);
         assert_eq!(
             got,
             [("daily", Status::Failure), ("daily", Status::Success)]
@@ -606,11 +563,7 @@ mod tests {
         assert_eq!(p.outcomes.len(), 2);
         assert_eq!(p.consumed, body.find("[2026-11-24T09:28:27]").unwrap());
         let p = run(&body, true);
-        let got: Vec<_> = p
-            .outcomes
-            .iter()
-            .map(|o| (o.job.as_str(), o.status))
-            .collect();
+        let got = jobs(&p.outcomes);
         assert_eq!(
             got,
             [
@@ -633,9 +586,8 @@ mod tests {
         );
         assert_eq!(p.consumed, body.len());
         let options = Options {
-            job: "j".into(),
             canceled: Some(Status::Warning),
-            ..Options::default()
+            ..job("j")
         };
         let p = parse_with(&body, true, &FileMeta::default(), &options);
         assert_eq!(p.outcomes[2].status, Status::Warning);
@@ -667,17 +619,7 @@ mod tests {
 
     #[test]
     fn detection_and_garbage() {
-        let meta = FileMeta::default();
-        let options = Options::default();
-        let looks = |b: &str| {
-            looks_like(&Input {
-                bytes: b.as_bytes(),
-                meta: &meta,
-                exit_code: None,
-                options: &options,
-                complete: true,
-            })
-        };
+        let looks = |b: &str| test_support::looks(looks_like, b.as_bytes());
         assert!(looks(OK));
         assert!(looks(&fixture("errors.log")));
         assert!(!looks("[2026-11-24T09:28:09] hello\n"));

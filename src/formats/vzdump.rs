@@ -21,6 +21,7 @@ use nom::number::complete::recognize_float;
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
 
+use super::common::{head, lines};
 use super::{Format, Input, Parsed};
 use crate::outcome::{Item, Outcome, Status};
 
@@ -93,30 +94,6 @@ pub fn looks_like(input: &Input<'_>) -> bool {
                         | Ev::Task(_)
                 )
             })
-    })
-}
-
-/// The first 64 KiB (detection never reads more).
-fn head(b: &[u8]) -> &[u8] {
-    &b[..b.len().min(64 * 1024)]
-}
-
-/// Lines with the byte offset just past each one (its newline included). `\r` is dropped; a
-/// last line without a newline ends at the input's end.
-fn lines(b: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        if pos >= b.len() {
-            return None;
-        }
-        let rest = &b[pos..];
-        let (line, next) = match rest.iter().position(|&c| c == b'\n') {
-            Some(i) => (&rest[..i], pos + i + 1),
-            None => (rest, b.len()),
-        };
-        pos = next;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        Some((next, String::from_utf8_lossy(line).into_owned()))
     })
 }
 

@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::common::{head, trim};
 use super::{Format, Input, Parsed};
 use crate::outcome::{Item, Outcome, Status};
 
@@ -218,27 +219,13 @@ fn is_log(o: &serde_json::Map<String, Value>) -> bool {
 
 /// True for XO backup log JSON (or JSON lines).
 pub fn looks_like(input: &Input<'_>) -> bool {
-    let head = &input.bytes[..input.bytes.len().min(64 * 1024)];
-    let t = trim(head);
+    let t = trim(head(input.bytes));
     let starts_json = matches!(t.first(), Some(b'{' | b'['));
     let has = |needle: &[u8]| t.windows(needle.len()).any(|w| w == needle);
     starts_json
         && has(b"\"jobId\"")
         && has(b"\"status\"")
         && (has(b"\"tasks\"") || has(b"\"start\""))
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &b[start..end]
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -109,44 +109,21 @@ impl BlockEncrypt for Gost {
 mod tests {
     use super::*;
 
-    const LONG_PW: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdef";
-
-    /// NSCA's CFB-8 over 48 plaintext bytes 00..2f with IV byte i = (7i+3) & 0xff.
-    fn cfb8_vector(password: &[u8]) -> String {
-        let mut key = [0u8; KEY_LEN];
-        let n = password.len().min(KEY_LEN);
-        key[..n].copy_from_slice(&password[..n]);
-        let c = Gost::new(&key);
-        let mut reg: Vec<u8> = (0..c.block_len()).map(|i| (7 * i + 3) as u8).collect();
-        let mut out = Vec::new();
-        for p in 0u8..48 {
-            let mut e = reg.clone();
-            c.encrypt_block(&mut e);
-            let ct = p ^ e[0];
-            reg.remove(0);
-            reg.push(ct);
-            out.push(ct);
-        }
-        hex::encode(out)
-    }
+    use crate::crypto::vectors::{cfb8_hex, ecb_hex, LONG_PASSWORD};
 
     #[test]
     fn ecb_matches_libmcrypt() {
-        let key: Vec<u8> = (0u8..32).collect();
-        let mut block: Vec<u8> = (0u8..8).collect();
-        let c = Gost::new(&key);
-        c.encrypt_block(&mut block);
-        assert_eq!(hex::encode(block), "e8fe1fcf4ea4cd4a");
+        assert_eq!(ecb_hex(KEY_LEN, BLOCK_LEN, Gost::new), "e8fe1fcf4ea4cd4a");
     }
 
     #[test]
     fn cfb8_matches_libmcrypt() {
         assert_eq!(
-            cfb8_vector(b"secret"),
+            cfb8_hex(KEY_LEN, b"secret", Gost::new),
             "6485b25ebaec1d6c35e57acba0d16eb58eed871a7dd54ace1ba58a016c84c06af903dda793f891e3170c254e48f54990"
         );
         assert_eq!(
-            cfb8_vector(LONG_PW),
+            cfb8_hex(KEY_LEN, LONG_PASSWORD.as_bytes(), Gost::new),
             "baf3a0415385def440a83bbe00fffbaece59c8b764fa46c5dc461dd2e896f9d299f903415696808ddc7adeb541ad7d4d"
         );
     }

@@ -230,34 +230,14 @@ impl BlockEncrypt for Loki97 {
 mod tests {
     use super::*;
 
-    const LONG_PW: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdef";
-
-    /// NSCA's CFB-8 over 48 plaintext bytes 00..2f with IV byte i = (7i+3) & 0xff.
-    fn cfb8_vector(password: &[u8]) -> String {
-        let mut key = [0u8; KEY_LEN];
-        let n = password.len().min(KEY_LEN);
-        key[..n].copy_from_slice(&password[..n]);
-        let c = Loki97::new(&key);
-        let mut reg: Vec<u8> = (0..c.block_len()).map(|i| (7 * i + 3) as u8).collect();
-        let mut out = Vec::new();
-        for p in 0u8..48 {
-            let mut e = reg.clone();
-            c.encrypt_block(&mut e);
-            let ct = p ^ e[0];
-            reg.remove(0);
-            reg.push(ct);
-            out.push(ct);
-        }
-        hex::encode(out)
-    }
+    use crate::crypto::vectors::{cfb8_hex, ecb_hex, LONG_PASSWORD};
 
     #[test]
     fn ecb_matches_libmcrypt() {
-        let key: Vec<u8> = (0u8..32).collect();
-        let mut block: Vec<u8> = (0u8..16).collect();
-        let c = Loki97::new(&key);
-        c.encrypt_block(&mut block);
-        assert_eq!(hex::encode(block), "5014420d7cdda0f42cb9b9b8f56f8d7a");
+        assert_eq!(
+            ecb_hex(KEY_LEN, BLOCK_LEN, Loki97::new),
+            "5014420d7cdda0f42cb9b9b8f56f8d7a"
+        );
     }
 
     /// The specification's known-answer test (key 00..1f, plaintext 00..0f, big-endian words).
@@ -276,11 +256,11 @@ mod tests {
     #[test]
     fn cfb8_matches_libmcrypt() {
         assert_eq!(
-            cfb8_vector(b"secret"),
+            cfb8_hex(KEY_LEN, b"secret", Loki97::new),
             "211fca24d3249815056b8530f84dbac069542fa5801b94c5ab5eb2412292840044c4f38a910660e108112c3b95582442"
         );
         assert_eq!(
-            cfb8_vector(LONG_PW),
+            cfb8_hex(KEY_LEN, LONG_PASSWORD.as_bytes(), Loki97::new),
             "a74e1661cc7371e9fbb5f2f8880d2aefb085505d73dab08502876480be6fab7667573f0983a8b94893213b5e3b1fea36"
         );
     }

@@ -182,34 +182,14 @@ impl SaferPlus {
 mod tests {
     use super::*;
 
-    const LONG_PW: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdef";
-
-    /// NSCA's CFB-8 over 48 plaintext bytes 00..2f with IV byte i = (7i+3) & 0xff.
-    fn cfb8_vector(password: &[u8]) -> String {
-        let mut key = [0u8; KEY_LEN];
-        let n = password.len().min(KEY_LEN);
-        key[..n].copy_from_slice(&password[..n]);
-        let c = SaferPlus::new(&key);
-        let mut reg: Vec<u8> = (0..c.block_len()).map(|i| (7 * i + 3) as u8).collect();
-        let mut out = Vec::new();
-        for p in 0u8..48 {
-            let mut e = reg.clone();
-            c.encrypt_block(&mut e);
-            let ct = p ^ e[0];
-            reg.remove(0);
-            reg.push(ct);
-            out.push(ct);
-        }
-        hex::encode(out)
-    }
+    use crate::crypto::vectors::{cfb8_hex, ecb_hex, LONG_PASSWORD};
 
     #[test]
     fn ecb_matches_libmcrypt() {
-        let key: Vec<u8> = (0u8..32).collect();
-        let mut block: Vec<u8> = (0u8..16).collect();
-        let c = SaferPlus::new(&key);
-        c.encrypt_block(&mut block);
-        assert_eq!(hex::encode(block), "fe2e80334b21676b5b7ecdcbc581a52e");
+        assert_eq!(
+            ecb_hex(KEY_LEN, BLOCK_LEN, SaferPlus::new),
+            "fe2e80334b21676b5b7ecdcbc581a52e"
+        );
     }
 
     /// The 256-bit known-answer test of the SAFER+ submission (also LibTomCrypt's self-test
@@ -233,11 +213,11 @@ mod tests {
     #[test]
     fn cfb8_matches_libmcrypt() {
         assert_eq!(
-            cfb8_vector(b"secret"),
+            cfb8_hex(KEY_LEN, b"secret", SaferPlus::new),
             "d8466acc738e6cb3660bdda3f7b599d609d4c5018b96e6204581bbba2c024da8623a2f246834d6c498d6704a7cc5781b"
         );
         assert_eq!(
-            cfb8_vector(LONG_PW),
+            cfb8_hex(KEY_LEN, LONG_PASSWORD.as_bytes(), SaferPlus::new),
             "172d62fac18d12125bad98ca2a8ef328b0e73cfd4c9c589a28fcb9da4ffe27ef8f5bf6b1d5511a80fa97eb27221686dd"
         );
     }

@@ -2,11 +2,16 @@
 //! run through the public [`Cipher`] API exactly as NSCA uses it.
 //!
 //! Owns nothing at run time; each vector is a 32-byte "packet" then a 16-byte "packet" on one
-//! `Cipher`, IV byte i = `(7*i+3) & 0xff`, plaintext bytes `00..2f`.
+//! `Cipher`, IV byte i = `(7*i+3) & 0xff`, plaintext bytes `00..2f`. Also owns the helpers the
+//! per-cipher tests (gost, loki97, saferplus, twofish) share to check one [`BlockEncrypt`]
+//! against the same libmcrypt vectors without going through `Cipher`: [`cfb8_hex`] and
+//! [`ecb_hex`].
 
+use super::block::BlockEncrypt;
 use super::*;
 
-const LONG_PASSWORD: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdef";
+/// The 144-byte password of the second ciphertext of every vector.
+pub(super) const LONG_PASSWORD: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!?0123456789abcdef";
 
 /// (method, ciphertext with password `secret`, ciphertext with [`LONG_PASSWORD`]).
 #[rustfmt::skip]
@@ -27,6 +32,44 @@ const VECTORS: &[(Method, &str, &str)] = &[
     (Method::Gost, "6485b25ebaec1d6c35e57acba0d16eb58eed871a7dd54ace1ba58a016c84c06af903dda793f891e3170c254e48f54990", "baf3a0415385def440a83bbe00fffbaece59c8b764fa46c5dc461dd2e896f9d299f903415696808ddc7adeb541ad7d4d"),
     (Method::SaferPlus, "d8466acc738e6cb3660bdda3f7b599d609d4c5018b96e6204581bbba2c024da8623a2f246834d6c498d6704a7cc5781b", "172d62fac18d12125bad98ca2a8ef328b0e73cfd4c9c589a28fcb9da4ffe27ef8f5bf6b1d5511a80fa97eb27221686dd"),
 ];
+
+/// NSCA's CFB-8 over 48 plaintext bytes 00..2f with IV byte i = (7i+3) & 0xff, computed here
+/// byte by byte on the cipher `new` makes from `password` cut or zero-padded to `key_len` bytes
+/// (independently of [`super::cfb8`]); the ciphertext in hex.
+pub(super) fn cfb8_hex<C: BlockEncrypt>(
+    key_len: usize,
+    password: &[u8],
+    new: impl FnOnce(&[u8]) -> C,
+) -> String {
+    let mut key = vec![0u8; key_len];
+    let n = password.len().min(key_len);
+    key[..n].copy_from_slice(&password[..n]);
+    let c = new(&key);
+    let mut reg: Vec<u8> = (0..c.block_len()).map(|i| (7 * i + 3) as u8).collect();
+    let mut out = Vec::new();
+    for p in 0u8..48 {
+        let mut e = reg.clone();
+        c.encrypt_block(&mut e);
+        let ct = p ^ e[0];
+        reg.remove(0);
+        reg.push(ct);
+        out.push(ct);
+    }
+    hex::encode(out)
+}
+
+/// libmcrypt's single-block ECB vector: the cipher `new` makes from key bytes `00..` (`key_len`
+/// of them) encrypts the block `00..` (`block_len` bytes); the ciphertext in hex.
+pub(super) fn ecb_hex<C: BlockEncrypt>(
+    key_len: usize,
+    block_len: usize,
+    new: impl FnOnce(&[u8]) -> C,
+) -> String {
+    let key: Vec<u8> = (0..key_len as u8).collect();
+    let mut block: Vec<u8> = (0..block_len as u8).collect();
+    new(&key).encrypt_block(&mut block);
+    hex::encode(block)
+}
 
 fn test_iv() -> [u8; IV_LEN] {
     let mut iv = [0u8; IV_LEN];
