@@ -13,8 +13,6 @@
 //! The S-boxes do not depend on the key: the four pairs of 4-bit S-boxes are folded, with the
 //! rotation, into four 256-entry tables built at compile time.
 
-// Not wired into `Cipher` yet; the crypto module owner does that.
-#![allow(dead_code)]
 
 use super::block::BlockEncrypt;
 

@@ -21,8 +21,6 @@
 //!
 //! The S-box and permutation tables are built at compile time.
 
-// Not wired into `Cipher` yet; the crypto module owner does that.
-#![allow(dead_code)]
 
 use super::block::BlockEncrypt;
 

@@ -20,8 +20,6 @@
 //! groups of the key, of the input block and of the output block is reversed (the bytes inside
 //! each group keep their order). [`SaferPlus`] does that around the plain algorithm.
 
-// Not wired into `Cipher` yet; the crypto module owner does that.
-#![allow(dead_code)]
 
 use super::block::BlockEncrypt;
 
