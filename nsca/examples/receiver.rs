@@ -8,9 +8,9 @@
 //! cargo run --release --example receiver -p nsca -- --port 5667 --method 14 --password secret --expect 1000
 //! ```
 
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
-use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nsca::crypto::Method;

@@ -190,7 +190,17 @@ pub async fn run_once(
     }
     let spool = Spool::open(&state_dir, "nsca")?;
     let sink = NscaSink::new(nsca_sink_config(config)?)?;
-    let delivery = Delivery::new(spool.clone(), sink, DeliveryConfig::default());
+    // Only this process writes this spool, and every enqueue wakes the delivery loop: its
+    // re-listing is a safety net, so it runs no more often than the watcher's rescan (an idle
+    // agent then wakes up only for the rescan, the cadence check and the heartbeat).
+    let delivery_config = DeliveryConfig {
+        poll_interval: config
+            .agent
+            .rescan
+            .max(DeliveryConfig::default().poll_interval),
+        ..DeliveryConfig::default()
+    };
+    let delivery = Delivery::new(spool.clone(), sink, delivery_config);
     let stats = delivery.stats();
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(delivery.run(stopped));
