@@ -27,6 +27,11 @@ use crate::watch::{ReadyFile, WatchConfig, WatchSpec, Watcher};
 pub const HEARTBEAT_SERVICE: &str = "nagbridge";
 /// The tool name of outcomes the agent makes itself (heartbeat, stale jobs).
 pub const AGENT_TOOL: &str = "nagbridge";
+/// Longest delay between an observed outcome and the cadence state file write (one write, two
+/// fsyncs and the whole job table per interval instead of per file). A crash within it loses
+/// only the last observations' times: a job may then be reported stale once too early, never
+/// missed.
+const CADENCE_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +244,8 @@ pub async fn run_once(
     );
 
     let mut last_heartbeat: Option<crate::spool::EntryId> = None;
+    // Observations not yet in the cadence file: saved within CADENCE_SAVE_INTERVAL, not per file.
+    let mut cadence_save_due: Option<tokio::time::Instant> = None;
     let ending = loop {
         tokio::select! {
             biased;
@@ -263,8 +270,8 @@ pub async fn run_once(
                             tracing::info!(job = %o.job, status = %o.status, source = %file.path.display(), "outcome spooled");
                         }
                         watcher.commit(file.key, consumed).await?;
-                        if !outcomes.is_empty() {
-                            let _ = cadence.save();
+                        if !outcomes.is_empty() && cadence_save_due.is_none() {
+                            cadence_save_due = Some(tokio::time::Instant::now() + CADENCE_SAVE_INTERVAL);
                         }
                     }
                     Err(e) => {
@@ -274,6 +281,10 @@ pub async fn run_once(
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
+            }
+            _ = tokio::time::sleep_until(cadence_save_due.unwrap_or_else(tokio::time::Instant::now)), if cadence_save_due.is_some() => {
+                cadence_save_due = None;
+                let _ = cadence.save();
             }
             _ = cadence_timer.tick() => {
                 let due = stale_jobs(config, &mut cadence);
