@@ -27,6 +27,11 @@ use crate::watch::{ReadyFile, WatchConfig, WatchSpec, Watcher};
 pub const HEARTBEAT_SERVICE: &str = "nagbridge";
 /// The tool name of outcomes the agent makes itself (heartbeat, stale jobs).
 pub const AGENT_TOOL: &str = "nagbridge";
+/// Longest delay between an observed outcome and the cadence state file write (one write, two
+/// fsyncs and the whole job table per interval instead of per file). A crash within it loses
+/// only the last observations' times: a job may then be reported stale once too early, never
+/// missed.
+const CADENCE_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +195,17 @@ pub async fn run_once(
     }
     let spool = Spool::open(&state_dir, "nsca")?;
     let sink = NscaSink::new(nsca_sink_config(config)?)?;
-    let delivery = Delivery::new(spool.clone(), sink, DeliveryConfig::default());
+    // Only this process writes this spool, and every enqueue wakes the delivery loop: its
+    // re-listing is a safety net, so it runs no more often than the watcher's rescan (an idle
+    // agent then wakes up only for the rescan, the cadence check and the heartbeat).
+    let delivery_config = DeliveryConfig {
+        poll_interval: config
+            .agent
+            .rescan
+            .max(DeliveryConfig::default().poll_interval),
+        ..DeliveryConfig::default()
+    };
+    let delivery = Delivery::new(spool.clone(), sink, delivery_config);
     let stats = delivery.stats();
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(delivery.run(stopped));
@@ -229,7 +244,8 @@ pub async fn run_once(
     );
 
     let mut last_heartbeat: Option<crate::spool::EntryId> = None;
-    let mut cadence_saved = std::time::Instant::now();
+    // Observations not yet in the cadence file: saved within CADENCE_SAVE_INTERVAL, not per file.
+    let mut cadence_save_due: Option<tokio::time::Instant> = None;
     let ending = loop {
         tokio::select! {
             biased;
@@ -254,11 +270,8 @@ pub async fn run_once(
                             tracing::info!(job = %o.job, status = %o.status, source = %file.path.display(), "outcome spooled");
                         }
                         watcher.commit(file.key, consumed).await?;
-                        // cadence.json at most once a second (an fsync per result halved
-                        // throughput); the tick and shutdown save the rest.
-                        if !outcomes.is_empty() && cadence_saved.elapsed() >= Duration::from_secs(1) {
-                            let _ = cadence.save();
-                            cadence_saved = std::time::Instant::now();
+                        if !outcomes.is_empty() && cadence_save_due.is_none() {
+                            cadence_save_due = Some(tokio::time::Instant::now() + CADENCE_SAVE_INTERVAL);
                         }
                     }
                     Err(e) => {
@@ -269,13 +282,17 @@ pub async fn run_once(
                     }
                 }
             }
+            _ = tokio::time::sleep_until(cadence_save_due.unwrap_or_else(tokio::time::Instant::now)), if cadence_save_due.is_some() => {
+                cadence_save_due = None;
+                let _ = cadence.save();
+            }
             _ = cadence_timer.tick() => {
                 let due = stale_jobs(config, &mut cadence);
-                if let Err(e) = spool_all(&dest.spool, &due) {
-                    tracing::error!("cannot spool stale-job outcomes: {e}");
-                }
-                if let Err(e) = cadence.save() {
-                    tracing::warn!("cannot save the job cadence state: {e}");
+                if !due.is_empty() {
+                    if let Err(e) = spool_all(&dest.spool, &due) {
+                        tracing::error!("cannot spool stale-job outcomes: {e}");
+                    }
+                    let _ = cadence.save();
                 }
             }
             _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
