@@ -13,7 +13,6 @@
 //! The S-boxes do not depend on the key: the four pairs of 4-bit S-boxes are folded, with the
 //! rotation, into four 256-entry tables built at compile time.
 
-
 use super::block::BlockEncrypt;
 
 /// libmcrypt's S-box rows k1..k8 (k1 = lowest nibble), including the k1 typo (last entry 2).

@@ -21,7 +21,6 @@
 //!
 //! The S-box and permutation tables are built at compile time.
 
-
 use super::block::BlockEncrypt;
 
 /// Key size in bytes that NSCA uses (libmcrypt's maximum).

@@ -20,7 +20,6 @@
 //! groups of the key, of the input block and of the output block is reversed (the bytes inside
 //! each group keep their order). [`SaferPlus`] does that around the plain algorithm.
 
-
 use super::block::BlockEncrypt;
 
 /// Key size in bytes that NSCA uses (libmcrypt's maximum).
