@@ -317,3 +317,31 @@ async fn garbage_peers_do_not_hurt_the_receiver() {
     assert!(r.stats().rejected >= 1, "{:?}", r.stats());
     r.shutdown().await;
 }
+
+#[tokio::test]
+async fn queued_checks_go_out_in_order_on_flush_and_nothing_before() {
+    let mut r = receiver(Method::Rijndael128, PacketSize::V3).await;
+    let mut conn = Connection::open(&client(&r, Method::Rijndael128))
+        .await
+        .unwrap();
+    for i in 0..50 {
+        let c = PassiveCheck::service("web01", format!("svc {i}"), (i % 4) as i16, "x").unwrap();
+        conn.queue(&c).unwrap();
+    }
+    assert_eq!(conn.queued_bytes(), 50 * 4304);
+    assert_eq!(conn.sent(), 0);
+    assert!(
+        r.collect(1, SHORT).await.is_empty(),
+        "nothing is written before flush"
+    );
+    conn.flush().await.unwrap();
+    assert_eq!((conn.sent(), conn.queued_bytes()), (50, 0));
+    // a queued check after the flush goes out with finish()
+    conn.queue(&check()).unwrap();
+    assert_eq!(conn.finish().await.unwrap(), 51);
+    let got = r.collect(51, Duration::from_secs(5)).await;
+    let services: Vec<String> = got.iter().map(|g| g.check.service.clone()).collect();
+    let mut want: Vec<String> = (0..50).map(|i| format!("svc {i}")).collect();
+    want.push("backup".into());
+    assert_eq!(services, want);
+}

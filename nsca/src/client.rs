@@ -362,6 +362,8 @@ pub struct Connection {
     io_timeout: Duration,
     escape: bool,
     sent: usize,
+    /// Packets encoded into `buf` and not yet written.
+    queued: usize,
 }
 
 impl Connection {
@@ -425,6 +427,7 @@ impl Connection {
             io_timeout: config.io_timeout,
             escape: config.escape_newlines,
             sent: 0,
+            queued: 0,
         })
     }
 
@@ -443,9 +446,17 @@ impl Connection {
         self.sent
     }
 
-    /// Validate, encode, encrypt and write one check with a single `write_all`.
+    /// Validate, encode, encrypt and write one check with a single `write_all` (anything
+    /// queued before it goes in the same write).
     pub async fn send(&mut self, check: &PassiveCheck) -> Result<(), ClientError> {
-        self.buf.clear();
+        self.queue(check)?;
+        self.flush().await
+    }
+
+    /// Validate, encode and encrypt one check into the connection's buffer without writing it:
+    /// [`Connection::flush`] (or `send`, `close`, `finish`) writes everything queued in one
+    /// system call. Encryption state advances now, so checks go out in queue order.
+    pub fn queue(&mut self, check: &PassiveCheck) -> Result<(), ClientError> {
         let escaped;
         let check = if self.escape && check.output.contains(['\\', '\n']) {
             escaped = PassiveCheck {
@@ -462,6 +473,20 @@ impl Connection {
                 CodecError::Packet(p) => ClientError::Packet(p),
                 other => unreachable!("the encoder does no i/o: {other}"),
             })?;
+        self.queued += 1;
+        Ok(())
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Write everything queued with one `write_all`.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
         self.check_still_open()?;
         let (peer, sent) = (self.peer, self.sent);
         within(
@@ -476,7 +501,9 @@ impl Connection {
             sent,
             source,
         })?;
-        self.sent += 1;
+        self.sent += self.queued;
+        self.queued = 0;
+        self.buf.clear();
         Ok(())
     }
 
@@ -502,6 +529,7 @@ impl Connection {
     /// Flush and shut down the write side (an orderly FIN, which makes the daemon process a
     /// lone legacy packet at once). Returns the number of packets written.
     pub async fn close(mut self) -> Result<usize, ClientError> {
+        self.flush().await?;
         let (peer, sent) = (self.peer, self.sent);
         let result = within(self.io_timeout, Stage::Close, peer, async {
             self.stream.flush().await?;
@@ -532,6 +560,7 @@ impl Connection {
     ///
     /// [`close`]: Connection::close
     pub async fn finish(mut self) -> Result<usize, ClientError> {
+        self.flush().await?;
         let (peer, sent) = (self.peer, self.sent);
         let result = within(self.io_timeout, Stage::Close, peer, async {
             self.stream.flush().await?;

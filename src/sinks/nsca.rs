@@ -219,7 +219,7 @@ impl NscaSink {
     async fn send_v3(&self, checks: &[PassiveCheck]) -> Result<usize, ClientError> {
         let mut conn = Connection::open(&self.client).await?;
         for check in checks {
-            conn.send(check).await?;
+            conn.queue(check)?;
         }
         conn.finish().await
     }
