@@ -1,7 +1,10 @@
 //! # nagbridge
 //!
-//! Backup results to Nagios passive checks: the `nagbridge` command line (`send`, a drop-in for
-//! `send_nsca`; the agent comes later). The NSCA protocol itself is the `nsca` crate.
+//! Backup results to Nagios passive checks. Sources (the directory watcher, `wrap`, job cadence,
+//! the heartbeat) produce [`outcome::Outcome`]s through the parsers in [`formats`]; outcomes go
+//! into a durable [`spool`] per destination, and one [`delivery`] loop per destination hands
+//! them to a [`sinks`] implementation (NSCA today). [`agent`] wires this for `nagbridge run`;
+//! [`cli`] has one file per command. The NSCA protocol itself is the `nsca` crate.
 
 pub mod agent;
 pub mod cli;
