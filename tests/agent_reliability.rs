@@ -48,7 +48,7 @@ fn outage_then_recovery_delivers_all_1000() {
     let got = peer.wait_ids(N, Duration::from_secs(70));
     let recovery = t1.elapsed();
     let counts = arrivals(&got, N);
-    let missing: Vec<usize> = (0..N).filter(|i| counts[*i] == 0).collect();
+    let missing = missing(&counts);
     assert!(
         missing.is_empty(),
         "{} missing, e.g. {:?}:\n{}",
@@ -56,11 +56,7 @@ fn outage_then_recovery_delivers_all_1000() {
         &missing[..missing.len().min(10)],
         _agent.log_text()
     );
-    assert!(
-        wait_for(Duration::from_secs(10), || s.spool_len() == 0),
-        "spool not empty: {}",
-        s.spool_len()
-    );
+    assert_spool_drains(&s);
     // Nothing more comes (no duplicates from the retries).
     std::thread::sleep(Duration::from_millis(500));
     let got = peer.received();
@@ -148,7 +144,7 @@ fn sigkill_during_delivery_loses_nothing() {
     let got = peer.wait_ids(N, Duration::from_secs(90));
     let elapsed = t0.elapsed();
     let counts = arrivals(&got, N);
-    let missing: Vec<usize> = (0..N).filter(|i| counts[*i] == 0).collect();
+    let missing = missing(&counts);
     assert!(
         missing.is_empty(),
         "{} missing, e.g. {:?}; kills (ms, received, spooled, checkpoints): {at_kill:?}\n{}",
@@ -156,11 +152,7 @@ fn sigkill_during_delivery_loses_nothing() {
         &missing[..missing.len().min(10)],
         agent.log_text()
     );
-    assert!(
-        wait_for(Duration::from_secs(10), || s.spool_len() == 0),
-        "spool not empty: {}",
-        s.spool_len()
-    );
+    assert_spool_drains(&s);
     std::thread::sleep(Duration::from_millis(500));
     let got = peer.received();
     let counts = arrivals(&got, N);
@@ -219,7 +211,7 @@ fn sigterm_drains_and_restart_delivers_the_rest_once() {
     std::thread::sleep(Duration::from_millis(1500));
     let got_after = peer.received();
     let counts = arrivals(&got_after, N);
-    let missing: Vec<usize> = (0..N).filter(|i| counts[*i] == 0).collect();
+    let missing = missing(&counts);
     assert!(missing.is_empty(), "missing after restart: {missing:?}");
     let dups: usize = counts.iter().map(|c| c - 1).sum();
     eprintln!(

@@ -342,6 +342,21 @@ pub fn arrivals(got: &[PassiveCheck], n: usize) -> Vec<usize> {
 }
 
 /// Wait until `cond()` or `timeout`; returns whether it held.
+/// The ids (indexes into `counts`, as from [`arrivals`]) that never arrived.
+pub fn missing(counts: &[usize]) -> Vec<usize> {
+    (0..counts.len()).filter(|i| counts[*i] == 0).collect()
+}
+
+/// Wait up to 10 s for the agent's spool to be empty; panics with its size otherwise.
+#[track_caller]
+pub fn assert_spool_drains(s: &Setup) {
+    assert!(
+        wait_for(Duration::from_secs(10), || s.spool_len() == 0),
+        "spool not empty: {}",
+        s.spool_len()
+    );
+}
+
 pub fn wait_for(timeout: Duration, cond: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
