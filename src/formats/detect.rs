@@ -29,24 +29,19 @@ pub fn detect(input: &Input<'_>) -> Option<Format> {
         .map(|(f, _)| *f)
 }
 
-/// Detect, then parse; undetectable input gives one `unknown` outcome.
-pub fn parse_auto(input: &Input<'_>) -> Parsed {
-    match detect(input) {
-        Some(format) => super::parse(format, input),
-        None => {
-            let tried: Vec<&str> = DETECTORS.iter().map(|(f, _)| f.name()).collect();
-            Parsed {
-                outcomes: vec![Outcome::unknown(
-                    &input.options.job,
-                    &input.meta.path,
-                    format!(
-                        "could not detect the format (tried {}); set format in the [[watch]] section",
-                        tried.join(", ")
-                    ),
-                )],
-                consumed: input.bytes.len(),
-                format: None,
-            }
-        }
+/// The one `unknown` outcome of an input no detector recognises (it names the formats tried).
+pub fn undetected(input: &Input<'_>) -> Parsed {
+    let tried: Vec<&str> = DETECTORS.iter().map(|(f, _)| f.name()).collect();
+    Parsed {
+        outcomes: vec![Outcome::unknown(
+            &input.options.job,
+            &input.meta.path,
+            format!(
+                "could not detect the format (tried {}); set format in the [[watch]] section",
+                tried.join(", ")
+            ),
+        )],
+        consumed: input.bytes.len(),
+        format: None,
     }
 }

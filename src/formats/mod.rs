@@ -186,9 +186,52 @@ impl Parsed {
 
 /// Parse `input` as `format`. Never panics; an input that cannot be understood gives one
 /// `unknown` outcome that names the file and the reason.
+///
+/// A parser bug that panics (a parser must not rely on this) is caught here and becomes one
+/// `unknown` outcome naming the file, with the whole input consumed: the watcher's checkpoint
+/// advances, so a hostile file cannot crash the agent in a loop.
 pub fn parse(format: Format, input: &Input<'_>) -> Parsed {
+    guarded(format, input, || parse_unguarded(format, input))
+}
+
+/// Run `parse`, turning a panic into one `unknown` outcome that consumes the whole input.
+fn guarded(format: Format, input: &Input<'_>, parse: impl FnOnce() -> Parsed) -> Parsed {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
+        Ok(parsed) => parsed,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            let mut o = Outcome::unknown(
+                &input.options.job,
+                &input.meta.path,
+                format!(
+                    "the {format} parser failed on this file ({what}); this is a nagbridge bug, \
+                     please report it with the file; the file is skipped"
+                ),
+            );
+            o.tool = (format != Format::Auto).then(|| format.name().to_string());
+            Parsed {
+                outcomes: vec![o],
+                consumed: input.bytes.len(),
+                format: Some(format),
+            }
+        }
+    }
+}
+
+/// [`parse`] without the panic guard: what the fuzz targets and the number sweep drive, so
+/// that a panic is found instead of hidden.
+#[doc(hidden)]
+pub fn parse_unguarded(format: Format, input: &Input<'_>) -> Parsed {
     let mut parsed = match format {
-        Format::Auto => detect::parse_auto(input),
+        // The detected format's parse does the common steps below once.
+        Format::Auto => match detect::detect(input) {
+            Some(detected) => return parse_unguarded(detected, input),
+            None => detect::undetected(input),
+        },
         Format::Native => native::parse(input),
         Format::Vzdump => vzdump::parse(input),
         Format::Bacula => bacula::parse(input),
@@ -274,6 +317,37 @@ mod tests {
     }
 
     #[test]
+    fn a_parser_panic_is_one_unknown_outcome_consuming_the_file() {
+        let meta = FileMeta::for_path("/r/hostile.log");
+        let options = Options {
+            job: "hostile".into(),
+            ..Options::default()
+        };
+        let input = Input {
+            bytes: b"Finished Backup of VM 100 (3000000000:00:00)\n",
+            meta: &meta,
+            exit_code: None,
+            options: &options,
+            complete: false,
+        };
+        let p = guarded(Format::Vzdump, &input, || panic!("overflow in {}", 1 + 1));
+        assert_eq!(p.consumed, input.bytes.len(), "the checkpoint must advance");
+        assert_eq!(p.outcomes.len(), 1);
+        let o = &p.outcomes[0];
+        assert_eq!((o.status, o.job.as_str()), (Status::Unknown, "hostile"));
+        let summary = o.summary.as_deref().unwrap();
+        assert!(
+            summary.contains("/r/hostile.log") && summary.contains("overflow in 2"),
+            "{summary}"
+        );
+        // A parser that does not panic is passed through.
+        let q = guarded(Format::Vzdump, &input, || {
+            Parsed::whole(&input, vec![], Format::Vzdump)
+        });
+        assert!(q.outcomes.is_empty());
+    }
+
+    #[test]
     fn exit_codes_and_split() {
         let meta = FileMeta::for_path("/r/j.json");
         let body = br#"{"job":"j","status":"success","items":[{"name":"vm1","status":"failure"}]}"#;
@@ -304,5 +378,32 @@ mod tests {
         );
         options.exit_codes.insert(1, Status::Warning);
         assert_eq!(run(&options)[0].status, Status::Warning);
+    }
+
+    #[test]
+    fn auto_splits_items_once() {
+        // Regression: auto used to run the common steps twice (detected parse, then auto),
+        // which split every item into two extra outcomes.
+        let meta = FileMeta::for_path("/r/j.json");
+        let body = br#"{"job":"j","status":"success","items":[{"name":"vm1","status":"failure"}]}"#;
+        let options = Options {
+            job: "j".into(),
+            split_items: true,
+            ..Options::default()
+        };
+        let input = Input {
+            bytes: body,
+            meta: &meta,
+            exit_code: Some(1),
+            options: &options,
+            complete: true,
+        };
+        let o = parse(Format::Auto, &input).outcomes;
+        assert_eq!(o.len(), 2, "{o:#?}");
+        assert_eq!(
+            o[0].errors,
+            ["command exited with code 1".to_string()],
+            "the exit code is applied once"
+        );
     }
 }
