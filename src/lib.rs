@@ -18,4 +18,5 @@ pub mod outcome;
 pub mod retry;
 pub mod sinks;
 pub mod spool;
+pub mod state;
 pub mod watch;

@@ -37,8 +37,20 @@ pub const END: [u8; 4] = *b"END\n";
 /// can make us trust).
 pub const MAX_PAYLOAD: usize = 16 << 20;
 
-/// The name of one spool entry: `<µs since the epoch, 17 digits>-<sequence, 10 digits>-<pid>`.
-/// Names sort in enqueue order within one process and by time across processes.
+/// Which queue of a spool an entry waits in. Delivery takes every `Normal` entry before any
+/// `Bulk` one, so one huge file cannot make a fresh result wait behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Lane {
+    /// Results as they come: a result file, `wrap`, stale-job alerts, the heartbeat.
+    #[default]
+    Normal,
+    /// The many results of one big file (a history, a huge JSON-lines file).
+    Bulk,
+}
+
+/// The name of one spool entry: `<µs since the epoch, 17 digits>-<sequence, 10 digits>-<pid>`,
+/// with `-b` appended for the bulk lane. Names sort in enqueue order within one process and by
+/// time across processes, normal lane first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct EntryId(String);
@@ -46,16 +58,32 @@ pub struct EntryId(String);
 impl EntryId {
     /// The id for an entry made at `micros` (since the epoch) with sequence `seq` by `pid`.
     pub fn new(micros: u64, seq: u64, pid: u32) -> EntryId {
-        EntryId(format!("{micros:017}-{:010}-{pid}", seq % 10_000_000_000))
+        EntryId::in_lane(micros, seq, pid, Lane::Normal)
     }
 
-    /// Accept `s` only if it has the shape [`EntryId::new`] produces (so it is always a plain
-    /// file name, never a path).
+    /// As [`EntryId::new`], in `lane`.
+    pub fn in_lane(micros: u64, seq: u64, pid: u32, lane: Lane) -> EntryId {
+        let suffix = match lane {
+            Lane::Normal => "",
+            Lane::Bulk => "-b",
+        };
+        EntryId(format!(
+            "{micros:017}-{:010}-{pid}{suffix}",
+            seq % 10_000_000_000
+        ))
+    }
+
+    /// Accept `s` only if it has the shape [`EntryId::in_lane`] produces (so it is always a
+    /// plain file name, never a path).
     pub fn parse(s: &str) -> Option<EntryId> {
         EntryId::key_of(s).map(|_| EntryId(s.to_string()))
     }
 
-    fn key_of(s: &str) -> Option<(u64, u64, u32)> {
+    fn key_of(s: &str) -> Option<(Lane, u64, u64, u32)> {
+        let (s, lane) = match s.strip_suffix("-b") {
+            Some(rest) => (rest, Lane::Bulk),
+            None => (s, Lane::Normal),
+        };
         let mut parts = s.split('-');
         let (t, q, p) = (parts.next()?, parts.next()?, parts.next()?);
         let digits = |x: &str, len: Option<usize>| {
@@ -70,17 +98,22 @@ impl EntryId {
         {
             return None;
         }
-        Some((t.parse().ok()?, q.parse().ok()?, p.parse().ok()?))
+        Some((lane, t.parse().ok()?, q.parse().ok()?, p.parse().ok()?))
     }
 
-    /// Sort key: time, then sequence, then pid.
-    pub fn sort_key(&self) -> (u64, u64, u32) {
+    /// Sort key: lane, then time, then sequence, then pid.
+    pub fn sort_key(&self) -> (Lane, u64, u64, u32) {
         EntryId::key_of(&self.0).unwrap_or_default()
+    }
+
+    /// The lane it waits in.
+    pub fn lane(&self) -> Lane {
+        self.sort_key().0
     }
 
     /// Microseconds since the epoch encoded in the name.
     pub fn micros(&self) -> u64 {
-        self.sort_key().0
+        self.sort_key().1
     }
 
     /// The file name.

@@ -24,9 +24,21 @@
 //! that is not an entry id) is moved to `quarantine/` with exactly one warning and is never
 //! looked at again; the spool never panics or stops because of one.
 //!
+//! # Lanes
+//!
+//! Entries wait in one of two [`Lane`]s: `Normal` (a result as it comes) and `Bulk` (the many
+//! results of one big file). [`Spool::pending`] lists every normal entry before any bulk one,
+//! and an enqueue in the normal lane raises a flag ([`Spool::take_urgent`]) that tells the
+//! delivery loop to list again, so a fresh failure never waits behind a huge backlog.
+//!
+//! # Processes and owners
+//!
 //! All methods do blocking file I/O (a few fsyncs at most): call them from
-//! `tokio::task::spawn_blocking` in async code. One process per spool directory: [`Spool::open`]
-//! removes whatever is in `tmp/`. Directories are 0700 and files 0600.
+//! `tokio::task::spawn_blocking` in async code. Several processes may write one spool (the
+//! `inbox` that `wrap` hands outcomes to the agent through): entry names carry the pid, and
+//! [`Spool::open`] removes only `tmp/` files older than [`STALE_TMP`], which no live writer
+//! leaves behind. Directories are 0700 and files 0600, owned like the state directory (see
+//! `crate::state::owner`), so `wrap` run as root never leaves what the agent cannot read.
 
 pub mod entry;
 
@@ -41,12 +53,17 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-pub use entry::{Entry, EntryError, EntryId};
+pub use entry::{Entry, EntryError, EntryId, Lane};
 
 use crate::outcome::Outcome;
+use crate::state::Ownership;
 
 /// Longest destination name (it is a directory name).
 pub const MAX_DEST_LEN: usize = 100;
+
+/// A file in `tmp/` older than this was left by a process that died while writing it (an
+/// entry takes milliseconds to write): [`Spool::open`] removes it.
+pub const STALE_TMP: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Why the spool could not do something. Damaged entries are not errors (they are
 /// quarantined); these are I/O failures the caller must act on.
@@ -141,6 +158,9 @@ struct Inner {
     /// read-only spool does not make a warning per pass.
     stuck: Mutex<HashSet<String>>,
     notify: Notify,
+    /// An entry was enqueued in the normal lane since the last [`Spool::take_urgent`].
+    urgent: std::sync::atomic::AtomicBool,
+    ownership: Ownership,
 }
 
 /// The durable queue of one destination. Cheap to clone (handles share one state).
@@ -168,7 +188,7 @@ fn valid_dest(dest: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-fn make_dir(path: &Path) -> Result<(), SpoolError> {
+fn make_dir(path: &Path, ownership: &Ownership) -> Result<(), SpoolError> {
     let err = |source| SpoolError::CreateDir {
         path: path.to_path_buf(),
         source,
@@ -185,6 +205,7 @@ fn make_dir(path: &Path) -> Result<(), SpoolError> {
             "exists and is not a directory",
         )));
     }
+    ownership.apply(path);
     if meta.permissions().mode() & 0o777 != 0o700 {
         fs::set_permissions(path, fs::Permissions::from_mode(0o700)).map_err(err)?;
     }
@@ -197,8 +218,8 @@ fn sync_dir(path: &Path) -> io::Result<()> {
 
 impl Spool {
     /// Open (creating with mode 0700) `<state_dir>/spool/<dest>/` and its `tmp/`, `new/` and
-    /// `quarantine/`, and remove stale files from `tmp/` (they were never committed), with one
-    /// warning each.
+    /// `quarantine/`, owned like `state_dir`, and remove files older than [`STALE_TMP`] from
+    /// `tmp/` (they were never committed), with one warning each.
     pub fn open(state_dir: impl AsRef<Path>, dest: &str) -> Result<Spool, SpoolError> {
         if !valid_dest(dest) {
             return Err(SpoolError::InvalidDest(dest.to_string()));
@@ -217,6 +238,8 @@ impl Spool {
             quarantined: AtomicU64::new(0),
             stuck: Mutex::new(HashSet::new()),
             notify: Notify::new(),
+            urgent: std::sync::atomic::AtomicBool::new(false),
+            ownership: Ownership::of(state_dir.as_ref()),
         };
         for d in [
             &spool_root,
@@ -225,7 +248,7 @@ impl Spool {
             &inner.new,
             &inner.quarantine,
         ] {
-            make_dir(d)?;
+            make_dir(d, &inner.ownership)?;
         }
         let spool = Spool {
             inner: Arc::new(inner),
@@ -242,6 +265,15 @@ impl Spool {
         };
         for dirent in fs::read_dir(tmp).map_err(io_err)? {
             let path = dirent.map_err(io_err)?.path();
+            // A live writer (another process handing an outcome over) finishes in
+            // milliseconds: only what is clearly abandoned goes.
+            let age = fs::symlink_metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            if age.is_none_or(|a| a < STALE_TMP) {
+                continue;
+            }
             let removed = if path.is_dir() {
                 fs::remove_dir_all(&path)
             } else {
@@ -280,12 +312,12 @@ impl Spool {
         self.inner.quarantined.load(Ordering::Relaxed)
     }
 
-    fn next_id(&self, at: DateTime<Utc>) -> EntryId {
+    fn next_id(&self, at: DateTime<Utc>, lane: Lane) -> EntryId {
         let micros = at.timestamp_micros().max(0) as u64;
         // Never go backwards within this process, even when the clock does.
         let prev = self.inner.last_micros.fetch_max(micros, Ordering::Relaxed);
         let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
-        EntryId::new(micros.max(prev), seq, self.inner.pid)
+        EntryId::in_lane(micros.max(prev), seq, self.inner.pid, lane)
     }
 
     /// Commit `outcome` durably (see the module docs for the protocol and the caller's
@@ -300,7 +332,43 @@ impl Spool {
         outcome: &Outcome,
         spooled_at: DateTime<Utc>,
     ) -> Result<EntryId, SpoolError> {
-        let id = self.next_id(spooled_at);
+        let mut ids = self.enqueue_many(std::slice::from_ref(outcome), spooled_at, Lane::Normal)?;
+        Ok(ids.remove(0))
+    }
+
+    /// Commit several outcomes in `lane`: each file is written and fsynced, and one directory
+    /// fsync makes all the renames durable; `Ok` only then. On `Err`, some of them may be
+    /// committed already (a retry can only make duplicates, see the module docs).
+    pub fn enqueue_many(
+        &self,
+        outcomes: &[Outcome],
+        spooled_at: DateTime<Utc>,
+        lane: Lane,
+    ) -> Result<Vec<EntryId>, SpoolError> {
+        let mut ids = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            ids.push(self.write_one(outcome, spooled_at, lane)?);
+        }
+        if let Some(last) = ids.last() {
+            let new = self.inner.new.join(last.as_str());
+            sync_dir(&self.inner.new).map_err(|source| SpoolError::Commit { path: new, source })?;
+            if lane == Lane::Normal {
+                self.inner.urgent.store(true, Ordering::Relaxed);
+            }
+            self.inner.notify.notify_one();
+        }
+        Ok(ids)
+    }
+
+    /// Write one entry to `tmp/`, fsync it, give it the state directory's owner and rename it
+    /// into `new/` (the directory is not fsynced here).
+    fn write_one(
+        &self,
+        outcome: &Outcome,
+        spooled_at: DateTime<Utc>,
+        lane: Lane,
+    ) -> Result<EntryId, SpoolError> {
+        let id = self.next_id(spooled_at, lane);
         let entry = Entry {
             id: id.clone(),
             spooled_at,
@@ -322,7 +390,9 @@ impl Spool {
             .open(&tmp)
             .and_then(|mut f| {
                 f.write_all(&bytes)?;
-                f.sync_all()
+                f.sync_all()?;
+                self.inner.ownership.apply_file(&f);
+                Ok(())
             });
         if let Err(source) = written {
             let _ = fs::remove_file(&tmp);
@@ -332,9 +402,13 @@ impl Spool {
             let _ = fs::remove_file(&tmp);
             return Err(SpoolError::Commit { path: new, source });
         }
-        sync_dir(&self.inner.new).map_err(|source| SpoolError::Commit { path: new, source })?;
-        self.inner.notify.notify_one();
         Ok(id)
+    }
+
+    /// True (once) when an entry was enqueued in the normal lane since the last call: the
+    /// delivery loop then lists again before it goes on with bulk entries.
+    pub fn take_urgent(&self) -> bool {
+        self.inner.urgent.swap(false, Ordering::Relaxed)
     }
 
     /// Ids of committed entries, oldest first. Files in `new/` whose names are not entry ids are

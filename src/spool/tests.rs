@@ -146,7 +146,17 @@ fn spool_crash_state_fixtures_are_quarantined_once() {
     v9[4..6].copy_from_slice(&9u16.to_be_bytes());
     let unknown_version = fixture(5, &v9);
     fs::write(new.join("stray.json"), b"{}").unwrap();
-    fs::write(spool.dir().join("tmp").join(good[0].as_str()), &bytes[..10]).unwrap();
+    // An abandoned tmp file (old) goes; a fresh one may be another process writing: it stays.
+    let abandoned = spool.dir().join("tmp").join(good[0].as_str());
+    fs::write(&abandoned, &bytes[..10]).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - super::STALE_TMP * 2)
+        .unwrap();
+    let live = spool.dir().join("tmp").join("99999999999999999-0000000000-1");
+    fs::write(&live, &bytes[..10]).unwrap();
     drop(spool);
 
     let ((spool, loaded), warns, log) = count_warnings(|| {
@@ -166,7 +176,11 @@ fn spool_crash_state_fixtures_are_quarantined_once() {
     assert_eq!(loaded.len(), 6);
     assert_eq!(loaded[..3], good[..]);
     assert_eq!(spool.quarantined(), 6);
-    assert!(files(&spool.dir().join("tmp")).is_empty());
+    assert_eq!(
+        files(&spool.dir().join("tmp")),
+        ["99999999999999999-0000000000-1"],
+        "only the abandoned tmp file is removed"
+    );
     let mut expect: Vec<String> = [truncated, bad_crc, empty, no_end, unknown_version]
         .iter()
         .map(|i| i.to_string())
@@ -266,4 +280,31 @@ async fn spool_enqueue_wakes_a_waiter() {
     tokio::time::timeout(Duration::from_secs(5), spool.wait_for_entries())
         .await
         .expect("permit kept");
+}
+
+/// Bulk entries wait behind every normal one, whenever they were spooled; only a normal
+/// enqueue raises the urgent flag, once.
+#[test]
+fn spool_lists_the_normal_lane_before_the_bulk_lane() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = Spool::open(dir.path(), "nagios").unwrap();
+    let t0 = chrono::Utc::now();
+    let bulk = spool
+        .enqueue_many(&[outcome(0), outcome(1)], t0, Lane::Bulk)
+        .unwrap();
+    assert!(!spool.take_urgent(), "bulk entries are not urgent");
+    let late = spool
+        .enqueue_at(&outcome(2), t0 + chrono::Duration::seconds(60))
+        .unwrap();
+    assert!(spool.take_urgent());
+    assert!(!spool.take_urgent(), "the flag is taken once");
+    assert!(bulk.iter().all(|id| id.lane() == Lane::Bulk && id.as_str().ends_with("-b")));
+    assert_eq!(late.lane(), Lane::Normal);
+    assert_eq!(spool.pending().unwrap(), [late, bulk[0].clone(), bulk[1].clone()]);
+    for (i, id) in bulk.iter().enumerate() {
+        assert_eq!(EntryId::parse(id.as_str()).as_ref(), Some(id));
+        assert_eq!(spool.load(id).unwrap().unwrap().outcome, outcome(i));
+    }
+    assert_eq!(EntryId::parse("00000000000000001-0000000000-1-c"), None);
+    assert_eq!(EntryId::parse("00000000000000001-0000000000-1-b-b"), None);
 }
