@@ -11,15 +11,17 @@
 //! an unusable cipher) is still retried, at the policy's cap, and logged as an error: the
 //! entries wait in the spool until the operator fixes the configuration.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify};
 
 use crate::retry::{RetryPolicy, SinkError};
 use crate::sinks::Sink;
-use crate::spool::{Entry, EntryId, Spool, SpoolError};
+use crate::spool::{Entry, EntryId, Lane, Spool, SpoolError};
 
 /// How the loop runs.
 #[derive(Debug, Clone)]
@@ -58,7 +60,15 @@ pub struct DeliveryStats {
     rejected: AtomicU64,
     pending: AtomicU64,
     failing: AtomicBool,
-    last_error: Mutex<Option<String>>,
+    last_error: Mutex<Option<(DateTime<Utc>, String)>>,
+    last_delivery: Mutex<Option<DateTime<Utc>>>,
+    /// Spool time (µs since the epoch) of the oldest pending entry at the last listing.
+    oldest_pending: AtomicU64,
+    /// Entries that cannot be read (permissions, I/O errors): skipped, so they block nothing,
+    /// and shown until they can be read or are gone. Entry name -> why.
+    unreadable: Mutex<BTreeMap<String, String>>,
+    /// Signalled whenever a counter changes (for the status file; no polling).
+    changed: Notify,
 }
 
 /// A copy of [`DeliveryStats`] at one moment.
@@ -77,23 +87,52 @@ pub struct StatsSnapshot {
     pub failing: bool,
     /// The last failure's message.
     pub last_error: Option<String>,
+    /// When the last failure happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// When an entry was last delivered.
+    pub last_delivery: Option<DateTime<Utc>>,
+    /// When the oldest pending entry was spooled.
+    pub oldest_pending: Option<DateTime<Utc>>,
+    /// Entries that cannot be read (skipped), with why: name -> error.
+    pub unreadable: BTreeMap<String, String>,
 }
 
 impl DeliveryStats {
     /// Current values.
     pub fn snapshot(&self) -> StatsSnapshot {
+        let last_error = self
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let oldest = self.oldest_pending.load(Ordering::Relaxed);
         StatsSnapshot {
             delivered: self.delivered.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             pending: self.pending.load(Ordering::Relaxed),
             failing: self.failing.load(Ordering::Relaxed),
-            last_error: self
-                .last_error
+            last_error_at: last_error.as_ref().map(|(t, _)| *t),
+            last_error: last_error.map(|(_, m)| m),
+            last_delivery: *self.last_delivery.lock().unwrap_or_else(|e| e.into_inner()),
+            oldest_pending: (oldest > 0)
+                .then(|| DateTime::from_timestamp_micros(oldest as i64))
+                .flatten(),
+            unreadable: self
+                .unreadable
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
         }
+    }
+
+    /// Wait until a counter changes (a change while nobody waited is kept for the next call).
+    pub async fn changed(&self) {
+        self.changed.notified().await
+    }
+
+    fn touch(&self) {
+        self.changed.notify_one();
     }
 }
 
@@ -241,6 +280,7 @@ impl<S: Sink> Delivery<S> {
                     log.success();
                     attempt = 0;
                     self.stats.failing.store(false, Ordering::Relaxed);
+                    self.stats.touch();
                     continue;
                 }
                 Step::Failed(e) => e,
@@ -258,7 +298,8 @@ impl<S: Sink> Delivery<S> {
                 .stats
                 .last_error
                 .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(failure.message.clone());
+                .unwrap_or_else(|e| e.into_inner()) = Some((Utc::now(), failure.message.clone()));
+            self.stats.touch();
             log.failure(&failure, delay);
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -268,28 +309,27 @@ impl<S: Sink> Delivery<S> {
     }
 
     /// One listing of the spool, delivered batch by batch until a batch fails or is delivered
-    /// only in part.
+    /// only in part, or a fresh (normal lane) entry arrives while bulk entries are being sent.
+    /// `Empty` when nothing could be done: nothing pending, or only unreadable entries.
     async fn pass(&self, shutdown: &mut watch::Receiver<bool>) -> Step {
         let spool = self.spool.clone();
         let ids = match blocking(move || spool.pending()).await {
             Ok(ids) => ids,
             Err(e) => return Step::Failed(e),
         };
-        self.stats
-            .pending
-            .store(ids.len() as u64, Ordering::Relaxed);
-        if ids.is_empty() {
-            return Step::Empty;
-        }
+        self.note_listing(&ids);
         let mut total = 0;
+        let mut handled = 0;
         for chunk in ids.chunks(self.config.batch_size) {
             if is_stopped(shutdown) {
                 return Step::Stop;
             }
-            let entries = match self.load(chunk.to_vec()).await {
-                Ok(entries) => entries,
+            let (entries, unreadable) = match self.load(chunk.to_vec()).await {
+                Ok(x) => x,
                 Err(e) => return Step::Failed(e),
             };
+            // Damaged or rejected entries left the spool: that is progress too.
+            handled += chunk.len() - unreadable;
             if entries.is_empty() {
                 continue;
             }
@@ -308,32 +348,103 @@ impl<S: Sink> Delivery<S> {
                 // Delivered but still spooled: back off rather than resend in a loop.
                 return Step::Failed(e);
             }
+            let sink = self.sink.name();
+            for e in &entries[..n] {
+                tracing::info!(
+                    destination = %sink,
+                    job = %e.outcome.job,
+                    state = e.outcome.status.nagios_label(),
+                    "delivered {} {} to {sink}: {}",
+                    e.outcome.job,
+                    e.outcome.status.nagios_label(),
+                    self.sink.describe(e)
+                );
+            }
             total += n;
             self.stats.delivered.fetch_add(n as u64, Ordering::Relaxed);
+            *self
+                .stats
+                .last_delivery
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(Utc::now());
             let _ = self
                 .stats
                 .pending
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
                     Some(p.saturating_sub(n as u64))
                 });
+            self.stats.touch();
             if n < entries.len() {
                 break; // list again: the rest go at once, and fail into the backoff if need be
             }
+            if chunk.last().is_some_and(|id| id.lane() == Lane::Bulk) && self.spool.take_urgent() {
+                tracing::debug!(destination = %sink, "a fresh result arrived: listing again before more bulk entries");
+                break;
+            }
+        }
+        if handled == 0 {
+            return Step::Empty;
         }
         Step::Delivered(total)
     }
 
-    /// Load `ids`, quarantining the damaged (the spool does) and those the sink rejects.
-    async fn load(&self, ids: Vec<EntryId>) -> Result<Vec<Entry>, SinkError> {
+    /// Record what a listing found: pending count, oldest entry, and forget unreadable entries
+    /// that are gone.
+    fn note_listing(&self, ids: &[EntryId]) {
+        self.stats
+            .pending
+            .store(ids.len() as u64, Ordering::Relaxed);
+        let oldest = ids.iter().map(EntryId::micros).min().unwrap_or(0);
+        self.stats.oldest_pending.store(oldest, Ordering::Relaxed);
+        let mut unreadable = self
+            .stats
+            .unreadable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !unreadable.is_empty() {
+            let listed: std::collections::HashSet<&str> = ids.iter().map(EntryId::as_str).collect();
+            unreadable.retain(|name, _| listed.contains(name.as_str()));
+        }
+        drop(unreadable);
+        self.stats.touch();
+    }
+
+    /// Load `ids`, quarantining the damaged (the spool does) and those the sink rejects, and
+    /// skipping those that cannot be read (counted in the stats, retried at the next pass).
+    /// Returns the loaded entries and how many were unreadable.
+    async fn load(&self, ids: Vec<EntryId>) -> Result<(Vec<Entry>, usize), SinkError> {
         let spool = self.spool.clone();
         let sink = self.sink.clone();
         let stats = self.stats.clone();
+        let dest = self.sink.name();
         blocking(move || {
             let mut entries = Vec::with_capacity(ids.len());
+            let mut unreadable = 0;
             for id in &ids {
-                let Some(entry) = spool.load(id)? else {
-                    continue;
+                let loaded = spool.load(id);
+                let mut skipped = stats.unreadable.lock().unwrap_or_else(|e| e.into_inner());
+                let entry = match loaded {
+                    Ok(Some(entry)) => {
+                        skipped.remove(id.as_str());
+                        entry
+                    }
+                    Ok(None) => {
+                        skipped.remove(id.as_str());
+                        continue;
+                    }
+                    Err(e) => {
+                        unreadable += 1;
+                        if skipped.insert(id.to_string(), e.to_string()).is_none() {
+                            tracing::warn!(
+                                destination = %dest,
+                                "{e}: skipped (the entries behind it go on); fix its owner or \
+                                 permissions and it is delivered at the next pass"
+                            );
+                        }
+                        continue;
+                    }
                 };
+                drop(skipped);
                 match sink.validate(&entry) {
                     Ok(()) => entries.push(entry),
                     Err(why) => {
@@ -342,7 +453,7 @@ impl<S: Sink> Delivery<S> {
                     }
                 }
             }
-            Ok(entries)
+            Ok((entries, unreadable))
         })
         .await
     }

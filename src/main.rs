@@ -49,6 +49,9 @@ enum Command {
     /// Print Nagios object definitions (host, passive services with freshness) for the
     /// configured jobs; the output passes `nagios4 -v`
     NagiosConfig(nagbridge::cli::nagios_config::NagiosConfigArgs),
+    /// What is pending, failing and last delivered, per destination, job and watch; exit 1
+    /// when something is failing (read-only, safe beside a running agent)
+    Status(nagbridge::cli::status::StatusArgs),
     /// Validate the config file offline: exit 0 when valid, else print every problem with its
     /// key path and exit 2
     CheckConfig {
@@ -77,8 +80,9 @@ fn main() {
         Command::Demo => run_async(nagbridge::cli::demo::run()),
         Command::Parse(args) => nagbridge::cli::parse::run(&args),
         Command::Run(args) => nagbridge::cli::run::main(&args),
-        Command::Wrap(args) => nagbridge::cli::wrap::main(&args),
+        Command::Wrap(args) => nagbridge::cli::wrap::main(&args, cli.quiet > 0),
         Command::NagiosConfig(args) => nagbridge::cli::nagios_config::main(&args),
+        Command::Status(args) => nagbridge::cli::status::main(&args),
         Command::CheckConfig { config } => nagbridge::cli::check_config::main(config.as_deref()),
     };
     std::process::exit(code);

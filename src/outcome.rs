@@ -409,7 +409,12 @@ fn fit_lines(first: String, lines: &[String], max: usize) -> String {
 /// are left as they are (the config check rejects them). The result is safe as a Nagios name:
 /// `;`, control characters (newline, NUL) become `_`, and it is cut at `max` bytes.
 pub fn fill_template(template: &str, o: &Outcome, default_host: &str, max: usize) -> String {
-    let host = o.host.as_deref().unwrap_or(default_host);
+    // An empty or blank host (`"host": ""` in a result) is no host: Nagios would drop it.
+    let host = o
+        .host
+        .as_deref()
+        .filter(|h| !sanitize_name(h, usize::MAX).is_empty())
+        .unwrap_or(default_host);
     let filled = template
         .replace("{host}", host)
         .replace("{job}", &o.job)
@@ -443,6 +448,21 @@ mod tests {
             "warnings":[],"source":"/var/log/restic/nightly-db.log"}"#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_blank_host_falls_back_to_the_agent_host() {
+        let mut o = spec_example();
+        for blank in ["", "  ", "\n", ";"] {
+            o.host = Some(blank.into());
+            assert_eq!(
+                fill_template("{host}", &o, "backup01", 63),
+                "backup01",
+                "{blank:?}"
+            );
+        }
+        o.host = Some("db01".into());
+        assert_eq!(fill_template("{host}", &o, "backup01", 63), "db01");
     }
 
     #[test]

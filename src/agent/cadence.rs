@@ -35,6 +35,27 @@ struct JobState {
     last: Option<DateTime<Utc>>,
     /// When the agent last reported this job as stale.
     alerted: Option<DateTime<Utc>>,
+    /// The status of its last outcome (for `nagbridge status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<Status>,
+    /// The summary of its last outcome, cut to 200 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    summary: Option<String>,
+}
+
+/// What is known of one job (for `nagbridge status` and the heartbeat).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView<'a> {
+    /// The job name.
+    pub job: &'a str,
+    /// When its last outcome was seen.
+    pub last: Option<DateTime<Utc>>,
+    /// Its status.
+    pub status: Option<Status>,
+    /// Its summary.
+    pub summary: Option<&'a str>,
+    /// When the agent last reported it stale.
+    pub alerted: Option<DateTime<Utc>>,
 }
 
 /// Per-job last-seen times.
@@ -92,6 +113,28 @@ impl Cadence {
             state.last = Some(at);
         }
         state.alerted = None;
+    }
+
+    /// `o` was seen (spooled) at `at`: its job's time, status and summary.
+    pub fn observe_outcome(&mut self, o: &Outcome, at: DateTime<Utc>) {
+        self.observe(&o.job, at);
+        let state = self.jobs.entry(o.job.clone()).or_default();
+        state.status = Some(o.status);
+        state.summary = o
+            .summary
+            .as_deref()
+            .map(|s| nsca::packet::truncate_utf8(s, 200).to_string());
+    }
+
+    /// Every job known, by name.
+    pub fn jobs(&self) -> impl Iterator<Item = JobView<'_>> {
+        self.jobs.iter().map(|(job, s)| JobView {
+            job,
+            last: s.last,
+            status: s.status,
+            summary: s.summary.as_deref(),
+            alerted: s.alerted,
+        })
     }
 
     /// The CRITICAL outcomes due at `now`: for each job under an expectation whose last outcome

@@ -2,5 +2,7 @@
 //! the delivery loops.
 
 pub mod cadence;
+pub mod health;
 pub mod run;
+pub mod status_file;
 pub mod wrap;

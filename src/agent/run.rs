@@ -6,27 +6,38 @@
 //! Owns: the wiring and the order of durability steps. It must not deliver, parse or watch
 //! itself.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use super::cadence::{Cadence, Expectation};
+use super::health::{DestinationHealth, Health, UNCONFIGURED_JOB_WINDOW};
+use super::status_file::StatusFile;
 use crate::config::{Config, Items};
-use crate::delivery::{Delivery, DeliveryConfig, DeliveryStats};
+use crate::delivery::DeliveryConfig;
 use crate::formats::{self, FileMeta, Format, Input, Options};
 use crate::outcome::{Outcome, Status};
-use crate::sinks::nsca::{NscaSink, NscaSinkConfig};
-use crate::spool::Spool;
-use crate::watch::{ReadyFile, WatchConfig, WatchSpec, Watcher};
+use crate::pipeline::{self, Pipeline};
+use crate::sinks::nsca::NscaSinkConfig;
+use crate::spool::{EntryId, Lane, Spool};
+use crate::state::{LockError, Role, StateLock};
+use crate::watch::{FileKey, ReadyFile, WatchConfig, WatchSpec, Watcher};
 
-/// Service description of the agent's own heartbeat check.
-pub const HEARTBEAT_SERVICE: &str = "nagbridge";
-/// The tool name of outcomes the agent makes itself (heartbeat, stale jobs).
-pub const AGENT_TOOL: &str = "nagbridge";
+pub use super::health::{AGENT_TOOL, HEARTBEAT_SERVICE};
+
+/// A file read that gives more outcomes than this is spooled in the bulk lane, a chunk at a
+/// time, so that results arriving meanwhile are spooled and delivered first.
+pub const BULK_THRESHOLD: usize = 64;
+/// Outcomes of a bulk file spooled per step of the agent's loop.
+const BULK_CHUNK: usize = 256;
+/// `status.json` is written at most this often (and only after a change).
+const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// A heartbeat whose problems changed is sent at once, but not more often than this.
+const EARLY_HEARTBEAT_GAP: Duration = Duration::from_secs(10);
 /// Longest delay between an observed outcome and the cadence state file write (one write, two
 /// fsyncs and the whole job table per interval instead of per file). A crash within it loses
 /// only the last observations' times: a job may then be reported stale once too early, never
@@ -51,14 +62,6 @@ pub enum Signal {
     Stop,
     /// Reload the config.
     Reload,
-}
-
-/// A destination: its spool and delivery task.
-struct Destination {
-    spool: Spool,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-    stats: Arc<DeliveryStats>,
 }
 
 /// Host and service of an outcome under this config: the job's `[[job]]` overrides, else
@@ -181,7 +184,51 @@ fn status_of(s: crate::config::Status) -> Status {
     Status::parse(s.name()).unwrap_or(Status::Unknown)
 }
 
-/// Run the agent until `signals` says stop or reload.
+/// Take the state directory's lock for an agent (creating the directory, mode 0700): waits a
+/// little while a `wrap` holds it (it is delivering its own result), fails at once when
+/// another agent does.
+pub fn lock_state_dir(config: &Config) -> Result<StateLock, LockError> {
+    let state_dir = &config.agent.state_dir;
+    if let Err(source) = std::fs::create_dir_all(state_dir) {
+        return Err(LockError::Io {
+            path: state_dir.clone(),
+            source,
+        });
+    }
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(state_dir, std::fs::Permissions::from_mode(0o700));
+    }
+    StateLock::acquire_waiting(
+        state_dir,
+        Role::Agent,
+        config.nsca.timeout + Duration::from_secs(10),
+        |h| h.role == Some(Role::Wrap),
+    )
+}
+
+/// The many outcomes of one read, spooled a chunk at a time in the bulk lane.
+struct Ingest {
+    key: FileKey,
+    path: PathBuf,
+    outcomes: Vec<Outcome>,
+    next: usize,
+    consumed: usize,
+}
+
+/// The agent's view of what is wrong, kept between loop turns.
+struct Watchful {
+    /// Files the watcher skipped: path -> why.
+    skipped: BTreeMap<PathBuf, String>,
+    /// What the last heartbeat reported (to send a changed one early).
+    last_problems: Vec<String>,
+    last_heartbeat_at: Option<tokio::time::Instant>,
+    /// The last heartbeat's entries, while any is undelivered (one at a time is enough).
+    last_heartbeat: Option<Vec<Vec<EntryId>>>,
+}
+
+/// Run the agent until `signals` says stop or reload. The caller holds the state directory's
+/// lock ([`lock_state_dir`]).
 pub async fn run_once(
     config: &Config,
     signals: &mut watch::Receiver<Signal>,
@@ -189,32 +236,16 @@ pub async fn run_once(
     let state_dir: PathBuf = config.agent.state_dir.clone();
     std::fs::create_dir_all(&state_dir)
         .map_err(|e| anyhow::anyhow!("cannot create state_dir {}: {e}", state_dir.display()))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&state_dir, std::fs::Permissions::from_mode(0o700));
-    }
-    let spool = Spool::open(&state_dir, "nsca")?;
-    let sink = NscaSink::new(nsca_sink_config(config)?)?;
-    // Only this process writes this spool, and every enqueue wakes the delivery loop: its
-    // re-listing is a safety net, so it runs no more often than the watcher's rescan (an idle
-    // agent then wakes up only for the rescan, the cadence check and the heartbeat).
-    let delivery_config = DeliveryConfig {
-        poll_interval: config
-            .agent
-            .rescan
-            .max(DeliveryConfig::default().poll_interval),
-        ..DeliveryConfig::default()
-    };
-    let delivery = Delivery::new(spool.clone(), sink, delivery_config);
-    let stats = delivery.stats();
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(delivery.run(stopped));
-    let dest = Destination {
-        spool,
-        stop,
-        task,
-        stats,
-    };
+    // Only this process writes the destination spools, and every enqueue wakes the delivery
+    // loop: its re-listing is a safety net, so it runs no more often than the watcher's rescan
+    // (an idle agent then wakes up only for the rescan, the cadence check and the heartbeat).
+    let poll = config
+        .agent
+        .rescan
+        .max(DeliveryConfig::default().poll_interval);
+    let pipeline = Pipeline::start(config, poll)?;
+    let inbox = pipeline::open_inbox(&state_dir)?;
+    let (_inbox_watch, mut inbox_events) = watch_inbox(&inbox);
     if matches!(
         config.nsca.encryption,
         nsca::crypto::Method::None | nsca::crypto::Method::Xor
@@ -236,16 +267,48 @@ pub async fn run_once(
         t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         t
     });
+    // Any destination's counters changing schedules a status write (no polling).
+    let changed = Arc::new(Notify::new());
+    let forwarders: Vec<_> = pipeline
+        .destinations()
+        .iter()
+        .map(|d| {
+            let (stats, changed) = (d.stats_handle(), changed.clone());
+            tokio::spawn(async move {
+                loop {
+                    stats.changed().await;
+                    changed.notify_one();
+                }
+            })
+        })
+        .collect();
+    let status_base = StatusFile {
+        pid: std::process::id(),
+        started: Utc::now(),
+        updated: Utc::now(),
+        host_name: config.agent.host_name.clone(),
+        config: config.origin.clone(),
+        health: Health::default(),
+    };
     tracing::info!(
         watches = config.watches.len(),
         jobs = config.jobs.len(),
         server = %config.nsca.server,
+        state_dir = %state_dir.display(),
         "nagbridge agent started"
     );
 
-    let mut last_heartbeat: Option<crate::spool::EntryId> = None;
+    let mut watchful = Watchful {
+        skipped: BTreeMap::new(),
+        last_problems: Vec::new(),
+        last_heartbeat_at: None,
+        last_heartbeat: None,
+    };
+    let mut ingests: VecDeque<Ingest> = VecDeque::new();
     // Observations not yet in the cadence file: saved within CADENCE_SAVE_INTERVAL, not per file.
     let mut cadence_save_due: Option<tokio::time::Instant> = None;
+    let mut status_due: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    take_inbox(&inbox, &pipeline, &mut cadence, &mut cadence_save_due);
     let ending = loop {
         tokio::select! {
             biased;
@@ -257,21 +320,31 @@ pub async fn run_once(
                     Signal::None => {}
                 }
             }
+            Some(()) = inbox_events.recv() => {
+                while inbox_events.try_recv().is_ok() {}
+                take_inbox(&inbox, &pipeline, &mut cadence, &mut cadence_save_due);
+            }
             file = watcher.next() => {
                 let file = file?;
-                for w in watcher.take_warnings() {
-                    tracing::warn!(path = ?w.path, "{}", w.message);
-                }
+                note_warnings(&watcher, &mut watchful);
+                watchful.skipped.remove(&file.path);
                 let (outcomes, consumed) = outcomes_of(config, &file);
-                match spool_all(&dest.spool, &outcomes) {
-                    Ok(()) => {
+                tracing::debug!(file = %file.path.display(), offset = file.offset, bytes = file.bytes.len(), complete = file.complete, outcomes = outcomes.len(), consumed, "read");
+                if outcomes.len() > BULK_THRESHOLD {
+                    tracing::info!(file = %file.path.display(), outcomes = outcomes.len(), "many results in one file: spooling them in the bulk lane, behind fresh results");
+                    ingests.push_back(Ingest { key: file.key, path: file.path.clone(), outcomes, next: 0, consumed });
+                    continue;
+                }
+                match pipeline.enqueue(outcomes.clone(), Lane::Normal).await {
+                    Ok(_) => {
                         for o in &outcomes {
-                            cadence.observe(&o.job, Utc::now());
+                            cadence.observe_outcome(o, Utc::now());
                             tracing::info!(job = %o.job, status = %o.status, source = %file.path.display(), "outcome spooled");
                         }
                         watcher.commit(file.key, consumed).await?;
-                        if !outcomes.is_empty() && cadence_save_due.is_none() {
-                            cadence_save_due = Some(tokio::time::Instant::now() + CADENCE_SAVE_INTERVAL);
+                        if !outcomes.is_empty() {
+                            cadence_save_due.get_or_insert_with(|| tokio::time::Instant::now() + CADENCE_SAVE_INTERVAL);
+                            status_due.get_or_insert_with(|| tokio::time::Instant::now() + STATUS_INTERVAL);
                         }
                     }
                     Err(e) => {
@@ -282,66 +355,254 @@ pub async fn run_once(
                     }
                 }
             }
+            _ = std::future::ready(()), if !ingests.is_empty() => {
+                let ingest = ingests.front_mut().expect("guarded");
+                let end = (ingest.next + BULK_CHUNK).min(ingest.outcomes.len());
+                let chunk = ingest.outcomes[ingest.next..end].to_vec();
+                match pipeline.enqueue(chunk, Lane::Bulk).await {
+                    Ok(_) => {
+                        let now = Utc::now();
+                        for o in &ingest.outcomes[ingest.next..end] {
+                            cadence.observe_outcome(o, now);
+                        }
+                        ingest.next = end;
+                        cadence_save_due.get_or_insert_with(|| tokio::time::Instant::now() + CADENCE_SAVE_INTERVAL);
+                        status_due.get_or_insert_with(|| tokio::time::Instant::now() + STATUS_INTERVAL);
+                        if end == ingest.outcomes.len() {
+                            let done = ingests.pop_front().expect("guarded");
+                            tracing::info!(file = %done.path.display(), outcomes = done.outcomes.len(), "all results of the file spooled");
+                            watcher.commit(done.key, done.consumed).await?;
+                            release_memory();
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(path = %ingest.path.display(), "cannot spool outcomes, will retry: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
             _ = tokio::time::sleep_until(cadence_save_due.unwrap_or_else(tokio::time::Instant::now)), if cadence_save_due.is_some() => {
                 cadence_save_due = None;
                 let _ = cadence.save();
             }
+            _ = changed.notified() => {
+                status_due.get_or_insert_with(|| tokio::time::Instant::now() + STATUS_INTERVAL);
+            }
+            _ = tokio::time::sleep_until(status_due.unwrap_or_else(tokio::time::Instant::now)), if status_due.is_some() => {
+                status_due = None;
+                note_warnings(&watcher, &mut watchful);
+                let health = health_now(config, &pipeline, &cadence, &mut watchful);
+                write_status(&status_base, &health, &state_dir);
+                // A new problem (or one resolved) is reported at once, not at the next beat.
+                let problems = health.problems();
+                if heartbeat.is_some() && problems != watchful.last_problems
+                    && watchful.last_heartbeat_at.is_none_or(|t| t.elapsed() >= EARLY_HEARTBEAT_GAP) {
+                    send_heartbeat(&pipeline, &health, &mut watchful).await;
+                } else if problems != watchful.last_problems {
+                    // Try again once the gap has passed.
+                    status_due = Some(tokio::time::Instant::now() + EARLY_HEARTBEAT_GAP);
+                }
+                if pipeline.pending() == 0 && ingests.is_empty() {
+                    release_memory();
+                }
+            }
             _ = cadence_timer.tick() => {
                 let due = stale_jobs(config, &mut cadence);
                 if !due.is_empty() {
-                    if let Err(e) = spool_all(&dest.spool, &due) {
+                    if let Err(e) = pipeline.enqueue(due, Lane::Normal).await {
                         tracing::error!("cannot spool stale-job outcomes: {e}");
                     }
                     let _ = cadence.save();
                 }
+                // A safety net for inbox events lost (e.g. the inbox was recreated).
+                take_inbox(&inbox, &pipeline, &mut cadence, &mut cadence_save_due);
             }
             _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
-                // While the previous heartbeat is still undelivered, one is enough.
-                let still_pending = last_heartbeat
-                    .as_ref()
-                    .is_some_and(|id| matches!(dest.spool.load(id), Ok(Some(_))));
-                if !still_pending {
-                    match dest.spool.enqueue(&heartbeat_outcome(&dest)) {
-                        Ok(id) => last_heartbeat = Some(id),
-                        Err(e) => tracing::error!("cannot spool the heartbeat: {e}"),
-                    }
-                }
+                note_warnings(&watcher, &mut watchful);
+                let health = health_now(config, &pipeline, &cadence, &mut watchful);
+                send_heartbeat(&pipeline, &health, &mut watchful).await;
             }
         }
     };
 
     // Shut down: checkpoints to disk, delivery gets `shutdown_timeout` to drain.
+    for ingest in &ingests {
+        tracing::info!(
+            file = %ingest.path.display(),
+            spooled = ingest.next,
+            left = ingest.outcomes.len() - ingest.next,
+            "stopping in the middle of a big file: it is read again at the next start (results already spooled may be sent twice)"
+        );
+    }
     let _ = watcher.flush().await;
     let _ = cadence.save();
-    // Drain what is pending while delivery works, within shutdown_timeout; a failing server
-    // is not waited for (its entries stay spooled for the next start).
+    for f in forwarders {
+        f.abort();
+    }
     let deadline = tokio::time::Instant::now() + config.agent.shutdown_timeout;
-    while tokio::time::Instant::now() < deadline
-        && !dest.stats.snapshot().failing
-        && dest.spool.len().unwrap_or(0) > 0
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let _ = dest.stop.send(true);
-    let rest = deadline
-        .saturating_duration_since(tokio::time::Instant::now())
-        .max(Duration::from_secs(1));
-    match tokio::time::timeout(rest, dest.task).await {
-        Ok(_) => {}
-        Err(_) => tracing::warn!(
-            "delivery did not finish within shutdown_timeout; the rest stays spooled"
-        ),
-    }
-    let left = dest.spool.len().unwrap_or(0);
-    tracing::info!(pending = left, "nagbridge agent stopped");
+    let health = health_now(config, &pipeline, &cadence, &mut watchful);
+    write_status(&status_base, &health, &state_dir);
+    pipeline.shutdown(deadline).await;
+    tracing::info!("nagbridge agent stopped");
     Ok(ending)
 }
 
-fn spool_all(spool: &Spool, outcomes: &[Outcome]) -> Result<(), crate::spool::SpoolError> {
-    for o in outcomes {
-        spool.enqueue(o)?;
+/// Watch `inbox/new` with inotify: an event per change (None when inotify is not available:
+/// the cadence tick then takes the inbox).
+fn watch_inbox(
+    inbox: &Spool,
+) -> (
+    Option<notify::RecommendedWatcher>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    use notify::Watcher as _;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
+        let _ = tx.send(());
+    })
+    .and_then(|mut w| {
+        w.watch(
+            &inbox.dir().join("new"),
+            notify::RecursiveMode::NonRecursive,
+        )?;
+        Ok(w)
+    });
+    match watcher {
+        Ok(w) => (Some(w), rx),
+        Err(e) => {
+            tracing::warn!("cannot watch the wrap inbox ({e}); it is checked every cadence tick");
+            (None, rx)
+        }
     }
-    Ok(())
+}
+
+/// Move what `wrap` handed over into the destination spools; its jobs count for the cadence.
+fn take_inbox(
+    inbox: &Spool,
+    pipeline: &Pipeline,
+    cadence: &mut Cadence,
+    cadence_save_due: &mut Option<tokio::time::Instant>,
+) {
+    match pipeline::drain_inbox(inbox, pipeline) {
+        Ok(moved) => {
+            let now = Utc::now();
+            for o in &moved {
+                cadence.observe_outcome(o, now);
+            }
+            if !moved.is_empty() {
+                cadence_save_due
+                    .get_or_insert_with(|| tokio::time::Instant::now() + CADENCE_SAVE_INTERVAL);
+            }
+        }
+        Err(e) => tracing::error!("cannot take results handed over by wrap, will retry: {e}"),
+    }
+}
+
+/// Log the watcher's warnings and remember the files it skipped.
+fn note_warnings(watcher: &Watcher, watchful: &mut Watchful) {
+    for w in watcher.take_warnings() {
+        tracing::warn!(path = ?w.path, "{}", w.message);
+        if let Some(p) = w.path {
+            let file_level = w.message.starts_with("skipped")
+                || w.message.starts_with("cannot open")
+                || w.message.starts_with("cannot read:");
+            if file_level {
+                watchful.skipped.insert(p, w.message);
+            }
+        }
+    }
+}
+
+/// What is wrong now.
+fn health_now(
+    config: &Config,
+    pipeline: &Pipeline,
+    cadence: &Cadence,
+    watchful: &mut Watchful,
+) -> Health {
+    // A skipped file that is gone is resolved.
+    watchful
+        .skipped
+        .retain(|p, _| std::fs::symlink_metadata(p).is_ok());
+    let now = Utc::now();
+    let unconfigured_jobs = cadence
+        .jobs()
+        .filter(|j| j.job != HEARTBEAT_SERVICE)
+        .filter(|j| j.last.is_some_and(|t| now - t <= UNCONFIGURED_JOB_WINDOW))
+        .filter(|j| !config.jobs.iter().any(|r| r.name == j.job))
+        .filter_map(|j| Some((j.job.to_string(), j.last?)))
+        .collect();
+    Health {
+        destinations: pipeline
+            .destinations()
+            .iter()
+            .map(|d| {
+                DestinationHealth::of(
+                    d.name(),
+                    d.describe(),
+                    &d.stats(),
+                    d.spool().quarantine_dir(),
+                )
+            })
+            .collect(),
+        watches: Vec::new(),
+        skipped: watchful.skipped.clone(),
+        unconfigured_jobs,
+    }
+}
+
+fn write_status(base: &StatusFile, health: &Health, state_dir: &Path) {
+    let s = StatusFile {
+        updated: Utc::now(),
+        health: health.clone(),
+        ..base.clone()
+    };
+    if let Err(e) = s.write(state_dir) {
+        tracing::debug!("cannot write status.json: {e}");
+    }
+}
+
+/// Spool a heartbeat unless the last one is still undelivered.
+async fn send_heartbeat(pipeline: &Pipeline, health: &Health, watchful: &mut Watchful) {
+    let problems = health.problems();
+    if problems != watchful.last_problems {
+        for p in problems
+            .iter()
+            .filter(|p| !watchful.last_problems.contains(p))
+        {
+            tracing::warn!("heartbeat WARNING: {p}");
+        }
+        if problems.is_empty() {
+            tracing::info!("heartbeat OK again: every problem is resolved");
+        }
+    }
+    watchful.last_problems = problems;
+    watchful.last_heartbeat_at = Some(tokio::time::Instant::now());
+    if watchful
+        .last_heartbeat
+        .as_ref()
+        .is_some_and(|ids| !pipeline.all_gone(ids))
+    {
+        return;
+    }
+    match pipeline
+        .enqueue(vec![health.heartbeat(Utc::now())], Lane::Normal)
+        .await
+    {
+        Ok(ids) => watchful.last_heartbeat = Some(ids),
+        Err(e) => tracing::error!("cannot spool the heartbeat: {e}"),
+    }
+}
+
+/// Give freed heap back to the system after a burst (glibc keeps it otherwise, and the idle
+/// agent's RSS stays at its peak).
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim(3) only walks glibc's own arenas under their locks; it takes a plain
+    // integer, has no preconditions and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// How often the cadence is checked: a tenth of the shortest `every`, between 1 s and 60 s.
@@ -381,30 +642,4 @@ fn stale_jobs(config: &Config, cadence: &mut Cadence) -> Vec<Outcome> {
         })
         .collect();
     cadence.due(Utc::now(), &rules)
-}
-
-fn heartbeat_outcome(dest: &Destination) -> Outcome {
-    let s = dest.stats.snapshot();
-    let pending = dest.spool.len().unwrap_or(0);
-    let mut o = Outcome::new(
-        HEARTBEAT_SERVICE,
-        if s.failing {
-            Status::Warning
-        } else {
-            Status::Success
-        },
-    );
-    o.tool = Some(AGENT_TOOL.into());
-    o.summary = Some(format!(
-        "agent running, {pending} pending, {} delivered, {} failed attempts{}",
-        s.delivered,
-        s.failures,
-        if s.failing {
-            ", NSCA delivery failing"
-        } else {
-            ""
-        }
-    ));
-    o.finished = Some(Utc::now());
-    o
 }

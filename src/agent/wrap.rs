@@ -44,6 +44,13 @@ pub struct SpawnError {
     source: std::io::Error,
 }
 
+impl SpawnError {
+    /// The OS error.
+    pub fn io_error(&self) -> &std::io::Error {
+        &self.source
+    }
+}
+
 /// Run `program args`, teeing its stdout/stderr to ours, keeping the last `tail_limit` bytes.
 pub async fn run(
     program: &OsString,
@@ -120,16 +127,18 @@ async fn pump(
 }
 
 /// The outcome(s) of a wrapped run: parsed with `format` when given (exit code included), else
-/// success for exit 0 and failure otherwise, with the last lines of output as errors.
+/// success for exit 0 and failure otherwise, with the reason first and the last lines of output
+/// as errors. `program` is what the outcome names as its source: the program only, never its
+/// arguments (they may carry a password).
 pub fn outcomes(
     run: &Run,
     job: &str,
-    command: &str,
+    program: &str,
     format: Option<Format>,
     options: &Options,
 ) -> Vec<Outcome> {
     let meta = FileMeta {
-        path: format!("wrap: {command}"),
+        path: format!("wrap: {program}"),
         file_stem: job.to_string(),
         modified: Some(run.finished),
     };
@@ -160,6 +169,60 @@ pub fn outcomes(
     list
 }
 
+/// The outcome of a command that could not be started at all: a failure (CRITICAL), since
+/// the backup did not run; UNKNOWN is ignored by many setups.
+pub fn not_started(job: &str, program: &str, error: &SpawnError) -> Outcome {
+    let mut o = Outcome::new(job, Status::Failure);
+    o.tool = Some("command".into());
+    o.source = Some(format!("wrap: {program}"));
+    o.summary = Some(format!(
+        "the backup command did not start: {}",
+        error.source
+    ));
+    o.errors.push(error.to_string());
+    o.finished = Some(Utc::now());
+    o
+}
+
+/// Words that make an output line the likely reason of a failure.
+const REASON_WORDS: &[&str] = &[
+    "error",
+    "fatal",
+    "failed",
+    "failure",
+    "denied",
+    "cannot",
+    "can't",
+    "could not",
+    "unable",
+    "not found",
+    "no such",
+    "refused",
+    "timed out",
+    "timeout",
+    "abort",
+    "killed",
+    "exception",
+    "panic",
+    "no space left",
+    "disk full",
+];
+
+/// The line of `lines` that most likely says why the command failed: the last one with an
+/// error word, else the last one.
+fn reason<'a>(lines: &[&'a str]) -> Option<&'a str> {
+    let has_word = |l: &str| {
+        let l = l.to_ascii_lowercase();
+        REASON_WORDS.iter().any(|w| l.contains(w))
+    };
+    lines
+        .iter()
+        .rev()
+        .find(|l| has_word(l))
+        .or(lines.last())
+        .map(|l| l.trim())
+}
+
 fn plain(run: &Run, job: &str, code: Option<i32>, options: &Options) -> Outcome {
     let status = match code {
         Some(c) => options.exit_codes.get(&c).copied().unwrap_or(if c == 0 {
@@ -171,23 +234,26 @@ fn plain(run: &Run, job: &str, code: Option<i32>, options: &Options) -> Outcome 
     };
     let mut o = Outcome::new(job, status);
     o.tool = Some("command".into());
-    let how = match (run.exit_code, run.signal) {
-        (Some(c), _) => format!("exited with code {c}"),
-        (None, Some(s)) => format!("was killed by signal {s}"),
-        (None, None) => "ended".to_string(),
-    };
-    o.summary = Some(format!(
-        "{how} after {}",
-        crate::config::duration::format_duration(std::time::Duration::from_secs_f64(
-            run.duration_s.max(0.0).round()
-        ))
+    let took = crate::config::duration::format_duration(std::time::Duration::from_secs_f64(
+        run.duration_s.max(0.0).round(),
     ));
-    if status != Status::Success {
-        let text = String::from_utf8_lossy(&run.tail);
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let start = lines.len().saturating_sub(10);
-        o.errors = lines[start..].iter().map(|l| l.to_string()).collect();
+    let how = match (run.exit_code, run.signal) {
+        (Some(c), _) => format!("exited with code {c} after {took}"),
+        (None, Some(s)) => format!("was killed by signal {s} after {took}"),
+        (None, None) => format!("ended after {took}"),
+    };
+    if status == Status::Success {
+        o.summary = Some(how);
+        return o;
     }
+    let text = String::from_utf8_lossy(&run.tail);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    o.summary = Some(match reason(&lines) {
+        Some(why) => format!("{} ({how})", nsca::packet::truncate_utf8(why, 300)),
+        None => format!("{how}, no output"),
+    });
+    let start = lines.len().saturating_sub(10);
+    o.errors = lines[start..].iter().map(|l| l.to_string()).collect();
     o
 }
 
@@ -210,11 +276,15 @@ mod tests {
         assert!(String::from_utf8_lossy(&r.tail).ends_with("1999\n2000\n"));
         let o = &outcomes(&r, "job", "sh", None, &Options::default())[0];
         assert_eq!(o.status, Status::Failure);
-        assert!(o
-            .summary
-            .as_deref()
-            .unwrap()
-            .starts_with("exited with code 3 after"));
+        // The reason first: "oops" has no error word, so the last line is the reason.
+        assert!(
+            o.summary
+                .as_deref()
+                .unwrap()
+                .starts_with("2000 (exited with code 3 after"),
+            "{:?}",
+            o.summary
+        );
         assert_eq!(o.errors.last().map(String::as_str), Some("2000"));
         let mut options = Options::default();
         options.exit_codes.insert(3, Status::Warning);
@@ -246,6 +316,21 @@ mod tests {
         assert!(o.duration_s.is_some());
     }
 
+    #[test]
+    fn the_reason_is_the_last_error_line() {
+        let lines = [
+            "repository opened",
+            "Fatal: unable to open config file: permission denied",
+            "done",
+        ];
+        assert_eq!(
+            reason(&lines),
+            Some("Fatal: unable to open config file: permission denied")
+        );
+        assert_eq!(reason(&["a", "b"]), Some("b"));
+        assert_eq!(reason(&[]), None);
+    }
+
     #[tokio::test]
     async fn missing_program_is_a_clear_error() {
         let e = run(&OsString::from("/nonexistent/backup"), &[], 10)
@@ -254,6 +339,20 @@ mod tests {
         assert!(
             e.to_string().contains("cannot run \"/nonexistent/backup\""),
             "{e}"
+        );
+        let o = not_started("nightly", "backup", &e);
+        assert_eq!(
+            o.status,
+            Status::Failure,
+            "a backup that did not start is CRITICAL"
+        );
+        assert!(
+            o.summary
+                .as_deref()
+                .unwrap()
+                .starts_with("the backup command did not start: No such file or directory"),
+            "{:?}",
+            o.summary
         );
     }
 }

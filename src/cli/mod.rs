@@ -8,4 +8,5 @@ pub mod parse;
 pub mod run;
 pub mod send;
 pub mod send_args;
+pub mod status;
 pub mod wrap;

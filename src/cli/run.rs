@@ -1,13 +1,14 @@
 //! `nagbridge run [-c FILE]`: the agent. Runs until SIGTERM or SIGINT (then drains delivery
 //! within `shutdown_timeout` and leaves the rest spooled); SIGHUP reloads the config (a config
-//! that does not load is reported and the running one is kept).
+//! that does not load is reported and the running one is kept). One agent per `state_dir`: a
+//! second one exits 2 naming the first one's pid.
 
 use std::path::PathBuf;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
-use crate::agent::run::{run_once, Ending, Signal};
+use crate::agent::run::{lock_state_dir, run_once, Ending, Signal};
 use crate::config::{self, Config};
 
 /// Arguments of `run`.
@@ -35,6 +36,18 @@ pub fn main(args: &RunArgs) -> i32 {
     for w in &config.warnings {
         tracing::warn!("{}: {w}", path.display());
     }
+    // Held until the process ends, across reloads.
+    let _lock = match lock_state_dir(&config) {
+        Ok(lock) => lock,
+        Err(e @ crate::state::LockError::Held { .. }) => {
+            eprintln!("nagbridge: {e}; nothing was started");
+            return crate::cli::check_config::EXIT_CONFIG;
+        }
+        Err(e) => {
+            eprintln!("nagbridge: {e}");
+            return 1;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -55,6 +68,13 @@ pub fn main(args: &RunArgs) -> i32 {
             match run_once(&config, &mut rx).await {
                 Ok(Ending::Stop) => return 0,
                 Ok(Ending::Reload) => match Config::load(&path) {
+                    Ok(c) if c.agent.state_dir != config.agent.state_dir => {
+                        tracing::error!(
+                            "the new config moves state_dir to {}: restart the agent for that; \
+                             keeping the running config",
+                            c.agent.state_dir.display()
+                        );
+                    }
                     Ok(c) => {
                         tracing::info!(config = %path.display(), "config reloaded");
                         config = c;

@@ -1,22 +1,23 @@
 //! `nagbridge wrap [-c FILE] --job NAME [--format NAME] -- CMD [ARGS...]`: run a backup command,
 //! derive its outcome from exit code, duration and output (with the format's parser when
-//! given), spool it and try to deliver it at once like `run` would; exits with the command's
-//! exit code. The command runs even when the config cannot be loaded (monitoring must never
-//! stop a backup); the problem is then reported on stderr.
+//! given), and hand it to the running agent, or, when none runs, deliver it at once like `run`
+//! would; exits with the command's exit code. The command runs even when the config cannot be
+//! loaded (monitoring must never stop a backup); the problem is then reported on stderr.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use chrono::Utc;
 
-use crate::agent::run::nsca_sink_config;
+use crate::agent::cadence::Cadence;
 use crate::agent::wrap;
 use crate::config::{self, Config};
-use crate::delivery::{Delivery, DeliveryConfig};
+use crate::delivery::DeliveryConfig;
 use crate::formats::{Format, Options};
-use crate::sinks::nsca::NscaSink;
-use crate::spool::Spool;
+use crate::outcome::Outcome;
+use crate::pipeline::{self, Pipeline};
+use crate::state::{LockError, Role, StateLock};
 
 /// Arguments of `wrap`.
 #[derive(Debug, clap::Args)]
@@ -37,8 +38,9 @@ pub struct WrapArgs {
 }
 
 /// Run the command; returns its exit code (128 + signal when it was killed, 127 when it could
-/// not be started).
-pub fn main(args: &WrapArgs) -> i32 {
+/// not be started). `quiet` (the global `-q`) keeps the status lines off stderr; problems that
+/// delay or lose the result are always printed.
+pub fn main(args: &WrapArgs, quiet: bool) -> i32 {
     let path = config::locate(args.config.as_deref());
     let config = Config::load(&path);
     if let Err(e) = &config {
@@ -57,6 +59,11 @@ pub fn main(args: &WrapArgs) -> i32 {
             return 1;
         }
     };
+    let say = |line: String| {
+        if !quiet {
+            eprintln!("nagbridge wrap: {line}");
+        }
+    };
     runtime.block_on(async {
         let tail_limit = config
             .as_ref()
@@ -64,81 +71,149 @@ pub fn main(args: &WrapArgs) -> i32 {
             .unwrap_or(16 << 20)
             .min(usize::MAX as u64) as usize;
         let (program, rest) = args.command.split_first().expect("clap requires a command");
-        let run = match wrap::run(program, rest, tail_limit).await {
-            Ok(r) => r,
+        // The program only: arguments may carry a password and must not reach Nagios.
+        let shown = std::path::Path::new(program)
+            .file_name()
+            .unwrap_or(program)
+            .to_string_lossy()
+            .into_owned();
+        let (outcomes, code) = match wrap::run(program, rest, tail_limit).await {
+            Ok(run) => {
+                let code = run
+                    .exit_code
+                    .unwrap_or_else(|| 128 + run.signal.unwrap_or(0));
+                let options = Options {
+                    job: args.job.clone(),
+                    ..Options::default()
+                };
+                (
+                    wrap::outcomes(&run, &args.job, &shown, args.format, &options),
+                    code,
+                )
+            }
             Err(e) => {
                 eprintln!("nagbridge wrap: {e}");
-                if let Ok(c) = &config {
-                    let o = crate::outcome::Outcome::unknown(&args.job, "wrap", e.to_string());
-                    report(c, vec![o]).await;
-                }
-                return 127;
+                (vec![wrap::not_started(&args.job, &shown, &e)], 127)
             }
         };
-        let code = run
-            .exit_code
-            .unwrap_or_else(|| 128 + run.signal.unwrap_or(0));
         if let Ok(c) = &config {
-            let shown = args
-                .command
-                .iter()
-                .map(|a| a.to_string_lossy())
-                .collect::<Vec<_>>()
-                .join(" ");
-            let options = Options {
-                job: args.job.clone(),
-                ..Options::default()
-            };
-            let outcomes = wrap::outcomes(&run, &args.job, &shown, args.format, &options);
-            report(c, outcomes).await;
+            for o in &outcomes {
+                say(format!(
+                    "{} {}: {}",
+                    o.job,
+                    o.status.nagios_label(),
+                    o.summary.as_deref().unwrap_or("")
+                ));
+            }
+            report(c, outcomes, &say).await;
         }
         code
     })
 }
 
-/// Spool the outcomes, then deliver what is pending for up to the NSCA timeout plus 5 s; what
-/// is not delivered stays spooled for `nagbridge run` (or the next `wrap`).
-async fn report(config: &Config, outcomes: Vec<crate::outcome::Outcome>) {
-    let spool = match Spool::open(&config.agent.state_dir, "nsca") {
-        Ok(s) => s,
+/// Hand the outcomes to the agent through the inbox (durable once there). When no agent holds
+/// the state directory, take its lock, move the inbox into the destination spools, count the
+/// jobs for the cadence and deliver for up to the NSCA timeout plus 5 s; what is not delivered
+/// stays spooled for `nagbridge run` (or the next `wrap`).
+async fn report(config: &Config, outcomes: Vec<Outcome>, say: &dyn Fn(String)) {
+    let state_dir = &config.agent.state_dir;
+    let handed = std::fs::create_dir_all(state_dir)
+        .map_err(|e| format!("cannot create state_dir {}: {e}", state_dir.display()))
+        .and_then(|()| pipeline::open_inbox(state_dir).map_err(|e| e.to_string()))
+        .and_then(|inbox| {
+            outcomes
+                .iter()
+                .try_for_each(|o| pipeline::hand_over(&inbox, o).map(drop))
+                .map_err(|e| e.to_string())
+        });
+    if let Err(e) = handed {
+        eprintln!("nagbridge wrap: {e}; the result is lost (run wrap as the agent's user or root)");
+        return;
+    }
+    let wait = config.nsca.timeout + Duration::from_secs(5);
+    let lock = {
+        let state_dir = state_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            StateLock::acquire_waiting(&state_dir, Role::Wrap, wait, |h| h.role == Some(Role::Wrap))
+        })
+        .await
+    };
+    let lock = match lock {
+        Ok(Ok(lock)) => lock,
+        Ok(Err(LockError::Held { holder, .. })) => {
+            say(format!("handed to the running agent, {holder}"));
+            return;
+        }
+        Ok(Err(e)) => {
+            eprintln!(
+                "nagbridge wrap: {e}; the result waits in {} for `nagbridge run`",
+                state_dir.display()
+            );
+            return;
+        }
         Err(e) => {
-            eprintln!("nagbridge wrap: cannot open the spool: {e}; the result is lost");
+            eprintln!("nagbridge wrap: {e}; the result waits for `nagbridge run`");
             return;
         }
     };
-    for o in &outcomes {
-        match spool.enqueue(o) {
-            Ok(_) => eprintln!("nagbridge wrap: {} {} spooled", o.job, o.status),
-            Err(e) => eprintln!("nagbridge wrap: cannot spool the result of {}: {e}", o.job),
+    deliver(config, say).await;
+    drop(lock);
+}
+
+/// With the lock held: inbox -> destination spools -> delivery, bounded in time.
+async fn deliver(config: &Config, say: &dyn Fn(String)) {
+    let state_dir = &config.agent.state_dir;
+    let pipeline = match Pipeline::start(config, DeliveryConfig::default().poll_interval) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("nagbridge wrap: {e}; the result stays spooled for `nagbridge run`");
+            return;
+        }
+    };
+    let moved =
+        pipeline::open_inbox(state_dir).and_then(|inbox| pipeline::drain_inbox(&inbox, &pipeline));
+    match moved {
+        Ok(moved) => {
+            // wrap results count for the [[job]] cadence like the agent's own.
+            let mut cadence = Cadence::load(state_dir, Utc::now());
+            let now = Utc::now();
+            for o in &moved {
+                cadence.observe_outcome(o, now);
+            }
+            if let Err(e) = cadence.save() {
+                eprintln!("nagbridge wrap: cannot save the job cadence: {e}");
+            }
+        }
+        Err(e) => {
+            eprintln!("nagbridge wrap: {e}; the result waits in the inbox for `nagbridge run`")
         }
     }
-    let sink = match nsca_sink_config(config).and_then(|c| Ok(NscaSink::new(c)?)) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("nagbridge wrap: {e:#}; the result stays spooled");
-            return;
-        }
-    };
-    let delivery = Delivery::new(spool.clone(), sink, DeliveryConfig::default());
-    let stats = delivery.stats();
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(delivery.run(stopped));
     let deadline = tokio::time::Instant::now() + config.nsca.timeout + Duration::from_secs(5);
-    while tokio::time::Instant::now() < deadline && spool.len().unwrap_or(0) > 0 {
-        if stats.snapshot().failing {
-            break;
-        }
+    while tokio::time::Instant::now() < deadline && pipeline.pending() > 0 && !pipeline.failing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    match spool.len() {
-        Ok(0) => eprintln!("nagbridge wrap: delivered to {}", config.nsca.server),
-        Ok(n) => eprintln!(
-            "nagbridge wrap: {n} result(s) not delivered yet ({}); they stay spooled in {} for `nagbridge run`",
-            stats.snapshot().last_error.unwrap_or_else(|| "timeout".into()),
-            config.agent.state_dir.display()
-        ),
-        Err(e) => eprintln!("nagbridge wrap: {e}"),
+    let left: Vec<(String, usize, Option<String>)> = pipeline
+        .destinations()
+        .iter()
+        .map(|d| {
+            (
+                d.describe().to_string(),
+                d.spool().len().unwrap_or(0),
+                d.stats().last_error,
+            )
+        })
+        .collect();
+    pipeline.shutdown(tokio::time::Instant::now()).await;
+    for (describe, n, error) in left {
+        if n == 0 {
+            say(format!("delivered to {describe}"));
+        } else {
+            eprintln!(
+                "nagbridge wrap: {n} result(s) not delivered to {describe} yet ({}); they stay \
+                 spooled in {} for `nagbridge run` or the next wrap",
+                error.unwrap_or_else(|| "timeout".into()),
+                state_dir.display()
+            );
+        }
     }
 }

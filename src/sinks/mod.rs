@@ -21,6 +21,12 @@ pub trait Sink: Send + Sync + 'static {
     /// delivered here, whatever happens: the delivery loop quarantines it.
     fn validate(&self, entry: &Entry) -> Result<(), SinkError>;
 
+    /// Where `entry` goes at this destination, for the log line of each delivery
+    /// (`host "web01" service "backup nightly"`). No I/O; secrets never appear in it.
+    fn describe(&self, entry: &Entry) -> String {
+        format!("job {:?}", entry.outcome.job)
+    }
+
     /// Deliver `entries` (already validated, oldest first).
     ///
     /// `Ok(n)` means the first `n` entries were delivered and the rest (if any) were not and

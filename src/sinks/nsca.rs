@@ -183,19 +183,7 @@ impl NscaSink {
     pub fn check_for(&self, entry: &Entry) -> Result<PassiveCheck, SinkError> {
         let o = &entry.outcome;
         let c = &self.config;
-        let (host, service) = match &c.naming {
-            Some(naming) => {
-                let (h, s) = naming(o);
-                (
-                    sanitize_name(&h, HOST_FIELD - 1),
-                    sanitize_name(&s, SERVICE_FIELD - 1),
-                )
-            }
-            None => (
-                fill_template(&c.host_template, o, &c.default_host, HOST_FIELD - 1),
-                fill_template(&c.service_template, o, &c.default_host, SERVICE_FIELD - 1),
-            ),
-        };
+        let (host, service) = self.names(o);
         let limit = c.packet.max_output();
         let checked = Some(entry.check_time());
         let mut output = plugin_output(o, checked, limit);
@@ -214,6 +202,32 @@ impl NscaSink {
         }
         PassiveCheck::service(host, service, o.status.nagios_code(), output)
             .map_err(|e| SinkError::permanent(format!("spool entry {}: {e}", entry.id)))
+    }
+
+    /// Host and service of an outcome: the naming function or the templates, sanitised and
+    /// cut; a host that comes out empty (a result with `"host": ""` under a `{host}`-only
+    /// template, say) is the agent's own host, never a check Nagios would drop.
+    pub fn names(&self, o: &crate::outcome::Outcome) -> (String, String) {
+        let c = &self.config;
+        let (host, service) = match &c.naming {
+            Some(naming) => {
+                let (h, s) = naming(o);
+                (
+                    sanitize_name(&h, HOST_FIELD - 1),
+                    sanitize_name(&s, SERVICE_FIELD - 1),
+                )
+            }
+            None => (
+                fill_template(&c.host_template, o, &c.default_host, HOST_FIELD - 1),
+                fill_template(&c.service_template, o, &c.default_host, SERVICE_FIELD - 1),
+            ),
+        };
+        let host = if host.is_empty() {
+            sanitize_name(&c.default_host, HOST_FIELD - 1)
+        } else {
+            host
+        };
+        (host, service)
     }
 
     async fn send_v3(&self, checks: &[PassiveCheck]) -> Result<usize, ClientError> {
@@ -250,6 +264,11 @@ impl Sink for NscaSink {
 
     fn validate(&self, entry: &Entry) -> Result<(), SinkError> {
         self.check_for(entry).map(|_| ())
+    }
+
+    fn describe(&self, entry: &Entry) -> String {
+        let (host, service) = self.names(&entry.outcome);
+        format!("host {host:?} service {service:?}")
     }
 
     /// One connection for the whole batch (v3), or one per entry (legacy: NSCA 2.9.1+ keeps

@@ -155,7 +155,10 @@ fn spool_crash_state_fixtures_are_quarantined_once() {
         .unwrap()
         .set_modified(std::time::SystemTime::now() - super::STALE_TMP * 2)
         .unwrap();
-    let live = spool.dir().join("tmp").join("99999999999999999-0000000000-1");
+    let live = spool
+        .dir()
+        .join("tmp")
+        .join("99999999999999999-0000000000-1");
     fs::write(&live, &bytes[..10]).unwrap();
     drop(spool);
 
@@ -298,9 +301,14 @@ fn spool_lists_the_normal_lane_before_the_bulk_lane() {
         .unwrap();
     assert!(spool.take_urgent());
     assert!(!spool.take_urgent(), "the flag is taken once");
-    assert!(bulk.iter().all(|id| id.lane() == Lane::Bulk && id.as_str().ends_with("-b")));
+    assert!(bulk
+        .iter()
+        .all(|id| id.lane() == Lane::Bulk && id.as_str().ends_with("-b")));
     assert_eq!(late.lane(), Lane::Normal);
-    assert_eq!(spool.pending().unwrap(), [late, bulk[0].clone(), bulk[1].clone()]);
+    assert_eq!(
+        spool.pending().unwrap(),
+        [late, bulk[0].clone(), bulk[1].clone()]
+    );
     for (i, id) in bulk.iter().enumerate() {
         assert_eq!(EntryId::parse(id.as_str()).as_ref(), Some(id));
         assert_eq!(spool.load(id).unwrap().unwrap().outcome, outcome(i));

@@ -209,11 +209,12 @@ mod tests {
             }
             e => panic!("{e}"),
         }
-        assert!(err.to_string().contains(&format!("nagbridge run (pid {me})")), "{err}");
-        assert_eq!(
-            holder(dir.path()).map(|h| h.role),
-            Some(Some(Role::Agent))
+        assert!(
+            err.to_string()
+                .contains(&format!("nagbridge run (pid {me})")),
+            "{err}"
         );
+        assert_eq!(holder(dir.path()).map(|h| h.role), Some(Some(Role::Agent)));
         drop(lock);
         assert_eq!(holder(dir.path()), None);
         let again = StateLock::try_acquire(dir.path(), Role::Wrap).unwrap();
@@ -235,10 +236,11 @@ mod tests {
         let got = t.join().unwrap().unwrap();
         // An agent holder is not waited for.
         let start = Instant::now();
-        let err = StateLock::acquire_waiting(dir.path(), Role::Wrap, Duration::from_secs(20), |h| {
-            h.role == Some(Role::Wrap)
-        })
-        .unwrap_err();
+        let err =
+            StateLock::acquire_waiting(dir.path(), Role::Wrap, Duration::from_secs(20), |h| {
+                h.role == Some(Role::Wrap)
+            })
+            .unwrap_err();
         assert!(matches!(err, LockError::Held { .. }));
         assert!(start.elapsed() < Duration::from_secs(5));
         drop(got);

@@ -29,14 +29,10 @@ pub struct Ownership(Option<Owner>);
 impl Ownership {
     /// The owner of `state_dir` (nothing is changed when it cannot be read).
     pub fn of(state_dir: &Path) -> Ownership {
-        Ownership(
-            std::fs::metadata(state_dir)
-                .ok()
-                .map(|m| Owner {
-                    uid: m.uid(),
-                    gid: m.gid(),
-                }),
-        )
+        Ownership(std::fs::metadata(state_dir).ok().map(|m| Owner {
+            uid: m.uid(),
+            gid: m.gid(),
+        }))
     }
 
     /// Changes nothing.

@@ -1,0 +1,276 @@
+//! The pipeline: the destinations a config names, and the one way outcomes reach them.
+//!
+//! Owns: the registry of destinations built from the config (today the NSCA server), opening
+//! each destination's spool and starting its delivery loop, spooling an outcome for every
+//! destination before the caller advances a checkpoint ([`Pipeline::enqueue`]), the hand-off
+//! inbox through which `wrap` gives outcomes to a running agent, and the bounded drain at
+//! shutdown. `run` and `wrap` both use it; nothing else opens a destination spool or starts a
+//! delivery loop. Must not parse, watch or know a protocol (that is `sinks`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::delivery::{Delivery, DeliveryConfig, DeliveryStats, StatsSnapshot};
+use crate::outcome::Outcome;
+use crate::sinks::nsca::NscaSink;
+use crate::sinks::Sink;
+use crate::spool::{EntryId, Lane, Spool, SpoolError};
+
+/// The spool `wrap` writes into while an agent holds the state directory's lock; the agent
+/// takes each entry, spools it for every destination and removes it.
+pub const INBOX: &str = "inbox";
+
+/// One destination: its spool and its delivery loop.
+pub struct Destination {
+    name: String,
+    describe: String,
+    spool: Spool,
+    stats: Arc<DeliveryStats>,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Destination {
+    /// Its name (also its spool directory under `state_dir/spool/`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it is, for logs and status (`nsca 127.0.0.1:5667`; no secrets).
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// Its spool.
+    pub fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// Its delivery counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// Its live counters (to wait for changes from another task).
+    pub fn stats_handle(&self) -> Arc<DeliveryStats> {
+        self.stats.clone()
+    }
+}
+
+/// Every destination of a config, each with its running delivery loop.
+pub struct Pipeline {
+    destinations: Vec<Destination>,
+}
+
+/// Why the pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// A spool could not be opened.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// A destination's settings cannot be used.
+    #[error("{destination}: {message}")]
+    Destination {
+        /// Which one.
+        destination: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl Pipeline {
+    /// Open the spool of every destination of `config` and start its delivery loop (on the
+    /// current tokio runtime). `poll_interval` is how often a loop lists its spool without a
+    /// wake-up (entries written by other processes do not wake it).
+    pub fn start(config: &Config, poll_interval: Duration) -> Result<Pipeline, PipelineError> {
+        let state_dir = &config.agent.state_dir;
+        let nsca = crate::agent::run::nsca_sink_config(config)
+            .and_then(|c| Ok(NscaSink::new(c)?))
+            .map_err(|e| PipelineError::Destination {
+                destination: "nsca".into(),
+                message: format!("{e:#}"),
+            })?;
+        let delivery_config = DeliveryConfig {
+            poll_interval,
+            ..DeliveryConfig::default()
+        };
+        let destinations = vec![start_one(state_dir, "nsca", nsca, delivery_config)?];
+        Ok(Pipeline { destinations })
+    }
+
+    /// The destinations, in config order.
+    pub fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
+    /// Spool `outcomes` for every destination, in `lane` (blocking file I/O: one fsync per
+    /// entry and one per destination directory). Advance a checkpoint only on `Ok`; on `Err`
+    /// some may be spooled already, so offering them again can only make duplicates. Returns
+    /// the entry ids per destination.
+    pub fn enqueue_blocking(
+        &self,
+        outcomes: &[Outcome],
+        lane: Lane,
+    ) -> Result<Vec<Vec<EntryId>>, SpoolError> {
+        let spools: Vec<(String, Spool)> = self.spools();
+        enqueue_all(&spools, outcomes, lane)
+    }
+
+    fn spools(&self) -> Vec<(String, Spool)> {
+        self.destinations
+            .iter()
+            .map(|d| (d.name.clone(), d.spool.clone()))
+            .collect()
+    }
+
+    /// [`Pipeline::enqueue_blocking`] on the blocking thread pool, so delivery goes on.
+    pub async fn enqueue(
+        &self,
+        outcomes: Vec<Outcome>,
+        lane: Lane,
+    ) -> Result<Vec<Vec<EntryId>>, SpoolError> {
+        if outcomes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let spools = self.spools();
+        match tokio::task::spawn_blocking(move || enqueue_all(&spools, &outcomes, lane)).await {
+            Ok(r) => r,
+            Err(e) => Err(SpoolError::Io {
+                path: Default::default(),
+                source: std::io::Error::other(format!("spool task failed: {e}")),
+            }),
+        }
+    }
+
+    /// True when none of `ids` (as returned by an enqueue) is pending any more.
+    pub fn all_gone(&self, ids: &[Vec<EntryId>]) -> bool {
+        self.destinations.iter().zip(ids).all(|(d, ids)| {
+            ids.iter()
+                .all(|id| !matches!(d.spool.load(id), Ok(Some(_))))
+        })
+    }
+
+    /// Entries pending over every destination.
+    pub fn pending(&self) -> usize {
+        self.destinations
+            .iter()
+            .map(|d| d.spool.len().unwrap_or(0))
+            .sum()
+    }
+
+    /// True while some destination's delivery is failing.
+    pub fn failing(&self) -> bool {
+        self.destinations.iter().any(|d| d.stats().failing)
+    }
+
+    /// Give delivery until `deadline` to empty the spools (not waiting for a failing
+    /// destination), then stop every loop; a batch in flight gets the time that is left (at
+    /// least 1 s). What is not delivered stays spooled.
+    pub async fn shutdown(self, deadline: tokio::time::Instant) {
+        while tokio::time::Instant::now() < deadline
+            && self
+                .destinations
+                .iter()
+                .any(|d| !d.stats().failing && d.spool.len().unwrap_or(0) > 0)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for d in &self.destinations {
+            let _ = d.stop.send(true);
+        }
+        let rest = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .max(Duration::from_secs(1));
+        for mut d in self.destinations {
+            if let Some(task) = d.task.take() {
+                if tokio::time::timeout(rest, task).await.is_err() {
+                    tracing::warn!(
+                        destination = %d.name,
+                        "delivery did not finish within shutdown_timeout; the rest stays spooled"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn enqueue_all(
+    spools: &[(String, Spool)],
+    outcomes: &[Outcome],
+    lane: Lane,
+) -> Result<Vec<Vec<EntryId>>, SpoolError> {
+    let mut all = Vec::with_capacity(spools.len());
+    if outcomes.is_empty() {
+        return Ok(all);
+    }
+    let now = Utc::now();
+    for (name, spool) in spools {
+        let ids = spool.enqueue_many(outcomes, now, lane)?;
+        for (o, id) in outcomes.iter().zip(&ids) {
+            tracing::debug!(destination = %name, job = %o.job, status = %o.status, entry = %id, "spooled");
+        }
+        all.push(ids);
+    }
+    Ok(all)
+}
+
+fn start_one<S: Sink>(
+    state_dir: &std::path::Path,
+    name: &str,
+    sink: S,
+    config: DeliveryConfig,
+) -> Result<Destination, SpoolError> {
+    let spool = Spool::open(state_dir, name)?;
+    let describe = sink.name();
+    let delivery = Delivery::new(spool.clone(), sink, config);
+    let stats = delivery.stats();
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(delivery.run(stopped));
+    Ok(Destination {
+        name: name.to_string(),
+        describe,
+        spool,
+        stats,
+        stop,
+        task: Some(task),
+    })
+}
+
+/// The (name, description) of every destination `config` names, without starting anything
+/// (for `status`).
+pub fn destination_names(config: &Config) -> Vec<(String, String)> {
+    vec![("nsca".into(), format!("nsca {}", config.nsca.server))]
+}
+
+/// The inbox of `state_dir` (created owned like it).
+pub fn open_inbox(state_dir: &std::path::Path) -> Result<Spool, SpoolError> {
+    Spool::open(state_dir, INBOX)
+}
+
+/// Move what `wrap` left in the inbox into every destination's spool (normal lane), oldest
+/// first, removing each inbox entry only after it is spooled everywhere. Returns the outcomes
+/// moved (for the caller's cadence). Blocking file I/O.
+pub fn drain_inbox(inbox: &Spool, pipeline: &Pipeline) -> Result<Vec<Outcome>, SpoolError> {
+    let mut moved = Vec::new();
+    for id in inbox.pending()? {
+        let Some(entry) = inbox.load(&id)? else {
+            continue;
+        };
+        pipeline.enqueue_blocking(std::slice::from_ref(&entry.outcome), Lane::Normal)?;
+        inbox.ack(&id)?;
+        tracing::info!(job = %entry.outcome.job, status = %entry.outcome.status, "took a result handed over by wrap");
+        moved.push(entry.outcome);
+    }
+    Ok(moved)
+}
+
+/// Hand `outcome` to whoever holds the state directory (blocking): it is durable in the inbox
+/// when this returns `Ok`.
+pub fn hand_over(inbox: &Spool, outcome: &Outcome) -> Result<EntryId, SpoolError> {
+    inbox.enqueue(outcome)
+}
