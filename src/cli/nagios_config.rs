@@ -521,22 +521,35 @@ fn header(
          #   nagbridge nagios-config -c {path}{opts} > /etc/nagios4/conf.d/nagbridge.cfg\n\
          #   nagios4 -v /etc/nagios4/nagios.cfg && systemctl reload nagios4\n\
          #\n\
-         # Contents: the command {STALE_COMMAND} (what a late service reports), the templates\n\
-         # nagbridge-host / nagbridge-service on {ht} / {st} (what those lack comes from\n\
-         # nagbridge-*-defaults: max_check_attempts, check_period {tp}, contact_groups {cg}),\n\
-         # {hosts} host(s){nh} and {services} passive service(s): the heartbeat `nagbridge`, each exact\n\
-         # [[job]] and each job the agent has seen. A service turns CRITICAL by itself when no\n\
-         # result arrives within its freshness_threshold (the job's `every` plus `grace`).\n",
+         # Contents:\n\
+         # * the command {STALE_COMMAND}: what a service reports when its result is late;\n\
+         # * templates (what Nagios requires and your template lacks comes from\n\
+         #   nagbridge-*-defaults: max_check_attempts 1, check_period {tp}, contact_groups {cg}):\n\
+         {templates}\
+         # * {hosts};\n\
+         # * {services}: the agent's heartbeat `nagbridge`, each exact [[job]]\n\
+         #   and each job the agent has seen. A service turns CRITICAL by itself when no result\n\
+         #   arrives within its freshness_threshold (the job's `every` plus `grace`).\n",
         path = path.display(),
         opts = args.options(),
-        ht = args.host_template,
-        st = args.service_template,
         tp = args.timeperiod,
         cg = args.contact_groups,
-        nh = if args.no_hosts {
-            " (--no-hosts: they must exist in your Nagios config)"
+        templates = if hosts > 0 {
+            format!(
+                "#   nagbridge-host on {}, nagbridge-service on {};\n",
+                args.host_template, args.service_template
+            )
         } else {
-            ""
+            format!("#   nagbridge-service on {};\n", args.service_template)
+        },
+        services = match services {
+            1 => "1 passive service".to_string(),
+            n => format!("{n} passive services"),
+        },
+        hosts = match (hosts, args.no_hosts) {
+            (_, true) => "no hosts (--no-hosts: they must exist in your Nagios config)".to_string(),
+            (1, false) => "1 host".to_string(),
+            (n, false) => format!("{n} hosts"),
         },
     );
 }
