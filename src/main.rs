@@ -46,8 +46,8 @@ enum Command {
     /// Run a backup command, turn its exit code, duration and output into an outcome and
     /// deliver it like `run` would; exits with the command's exit code
     Wrap(nagbridge::cli::wrap::WrapArgs),
-    /// Print Nagios object definitions (host, passive services with freshness) for the
-    /// configured jobs; the output passes `nagios4 -v`
+    /// Print Nagios object definitions (hosts, passive services with freshness) for the
+    /// configured jobs and the jobs the agent has seen; they load in Debian's stock Nagios
     NagiosConfig(nagbridge::cli::nagios_config::NagiosConfigArgs),
     /// Validate the config file offline: exit 0 when valid, else print every problem with its
     /// key path and exit 2

@@ -46,12 +46,13 @@ your template sets wins. Your own templates: --host-template NAME --service-temp
 --contact-groups / --timeperiod when `admins` or `24x7` do not exist in your config). Hosts that
 already exist in your Nagios config: --no-hosts.
 
-Install on the Nagios server (Debian's nagios4 reads /etc/nagios4/conf.d):
+Install (Debian's nagios4 reads every *.cfg file in /etc/nagios4/conf.d):
   nagbridge nagios-config -c /etc/nagbridge/nagbridge.toml > /etc/nagios4/conf.d/nagbridge.cfg
-  nagios4 -v /etc/nagios4/nagios.cfg     # must end with \"Total Errors: 0\"
+  nagios4 -v /etc/nagios4/nagios.cfg     # must report \"Total Errors: 0\"
   systemctl reload nagios4
-Run it again when jobs are added or first seen (on the backup host, where the agent's
-state_dir is; or copy the output over). Edit nagbridge.toml, not the output.";
+Run it where the config and the agent's state_dir are (the backup host); when that is not the
+Nagios server, copy the output there as /etc/nagios4/conf.d/nagbridge.cfg. Run it again when
+jobs are added or first seen. Edit the nagbridge config, not the output.";
 
 /// Arguments of `nagios-config`.
 #[derive(Debug, clap::Args)]
@@ -552,4 +553,35 @@ fn header(
             (n, false) => format!("{n} hosts"),
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_nagios_refuses_are_caught() {
+        assert_eq!(name_problem("backup nightly-db"), None);
+        assert_eq!(name_problem("backup ünïcode.job_1"), None);
+        assert!(name_problem("").is_some());
+        for bad in ["db (prod)", "a,b", "x=y", "it's", "50%", "a|b"] {
+            assert!(name_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn regenerate_line_repeats_the_non_default_options() {
+        let mut a = NagiosConfigArgs::defaults();
+        assert_eq!(a.options(), "");
+        a.host_template = "linux-server".into();
+        a.no_hosts = true;
+        a.no_seen_jobs = true;
+        assert_eq!(
+            a.options(),
+            " --host-template linux-server --no-hosts --no-seen-jobs"
+        );
+        assert_eq!(a.problem(), None);
+        a.contact_groups = "admins\ndefine".into();
+        assert!(a.problem().unwrap().starts_with("--contact-groups"));
+    }
 }
