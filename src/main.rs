@@ -31,7 +31,7 @@ enum Command {
     /// Send passive checks read from stdin (a drop-in for send_nsca; see `nagbridge send --help`)
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Send {
-        /// send_nsca's options, e.g. -H nagios -c /etc/send_nsca.cfg
+        /// send_nsca's options, e.g. -H nagios (config: -c FILE, default /etc/send_nsca.cfg)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<OsString>,
     },
