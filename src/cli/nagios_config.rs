@@ -183,6 +183,7 @@ impl SeenJobs {
                     std::io::ErrorKind::PermissionDenied => {
                         "permission denied (run as the agent's user or root)".to_string()
                     }
+                    std::io::ErrorKind::InvalidData => format!("not valid agent state ({e})"),
                     _ => e.to_string(),
                 };
                 SeenJobs::Unavailable {
