@@ -31,7 +31,7 @@ enum Command {
     /// Send passive checks read from stdin (a drop-in for send_nsca; see `nagbridge send --help`)
     #[command(disable_help_flag = true, disable_version_flag = true)]
     Send {
-        /// send_nsca's options, e.g. -H nagios -c /etc/send_nsca.cfg
+        /// send_nsca's options, e.g. -H nagios (config: -c FILE, default /etc/send_nsca.cfg)
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<OsString>,
     },
@@ -46,8 +46,8 @@ enum Command {
     /// Run a backup command, turn its exit code, duration and output into an outcome and
     /// deliver it like `run` would; exits with the command's exit code
     Wrap(nagbridge::cli::wrap::WrapArgs),
-    /// Print Nagios object definitions (host, passive services with freshness) for the
-    /// configured jobs; the output passes `nagios4 -v`
+    /// Print Nagios object definitions (hosts, passive services with freshness) for the
+    /// configured jobs and the jobs the agent has seen; they load in Debian's stock Nagios
     NagiosConfig(nagbridge::cli::nagios_config::NagiosConfigArgs),
     /// What is pending, failing and last delivered, per destination, job and watch; exit 1
     /// when something is failing (read-only, safe beside a running agent)

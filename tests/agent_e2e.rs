@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use agent_support::*;
-use common::nagios::Nagios;
+use common::nagios::{Nagios, StockConfig, STOCK_DIR};
 use common::*;
 
 const HOST: &str = "backup01";
@@ -122,6 +122,13 @@ fn result_files_reach_nagios_and_silence_turns_critical() {
             .starts_with("OK: nagbridge agent running, "),
         "{}",
         hb.plugin_output
+    );
+
+    // A job no [[job]] names: Nagios has no service for it yet (nagios-config adds it below,
+    // once the agent has seen it).
+    s.drop_file(
+        "adhoc.json",
+        "{\"job\":\"adhoc-export\",\"status\":\"ok\",\"summary\":\"exported\"}\n",
     );
 
     // Split items: one outcome for the job and one per item, on a host named after the item.
@@ -237,4 +244,21 @@ fn result_files_reach_nagios_and_silence_turns_critical() {
         "stale after {after:?}, before the 8 s threshold"
     );
     drop(daemon);
+
+    // The agent's state now lists the jobs it has seen: nagios-config adds a service for the
+    // one no [[job]] names, and the result loads in Debian's stock Nagios.
+    let again = nagios_objects(&s);
+    assert!(
+        again.contains("# job adhoc-export: seen by the agent\n")
+            && again.contains("service_description     backup adhoc-export\n")
+            && again
+                .matches("service_description     backup nightly-db\n")
+                .count()
+                == 1,
+        "{again}"
+    );
+    if have_peer(&format!("{STOCK_DIR}/nagios.cfg")) {
+        let v = StockConfig::verify(&again);
+        assert_eq!((v.errors, v.warnings), (0, 0), "{}\n{again}", v.output);
+    }
 }

@@ -126,29 +126,60 @@ fn bad_arguments_exit_3_with_a_hint() {
 }
 
 #[test]
-fn missing_default_config_exits_2_and_says_to_use_c() {
-    let o = run(&["-H", "127.0.0.1"], b"h\t0\tx");
+fn unreadable_config_names_the_path_tried_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwd = dir.path().canonicalize().unwrap();
+    let o = run_in(
+        &cwd,
+        &["-H", "127.0.0.1", "-c", "nosuch.cfg"],
+        b"h\t0\tx",
+        Duration::ZERO,
+    );
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("send_nsca.cfg"), "{}", o.stderr);
-    assert!(o.stderr.contains("-c /etc/send_nsca.cfg"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!(
+            "could not open config file 'nosuch.cfg' (in the current directory {}) for reading: \
+             No such file or directory",
+            cwd.display()
+        )) && o.stderr.contains("check the path given to -c"),
+        "{}",
+        o.stderr
+    );
+    let o = run(&["-H", "127.0.0.1", "-c", "/"], b"h\t0\tx");
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr
+            .contains("could not open config file '/' for reading: Is a directory"),
+        "{}",
+        o.stderr
+    );
 }
 
+/// Regression (issue 8): the default is /etc/send_nsca.cfg, as Debian builds send_nsca, not
+/// `send_nsca.cfg` in the current directory. (tests/send_compat.rs runs both clients without
+/// -c against a /etc/send_nsca.cfg it writes, as root.)
 #[test]
-fn default_config_is_read_from_the_current_directory() {
+fn default_config_is_etc_send_nsca_cfg_not_the_current_directory() {
     let dir = tempfile::tempdir().unwrap();
     cfg_file(dir.path(), "bogus=1\n");
     let o = run_in(
         dir.path(),
         &["-H", "127.0.0.1", "-p", &closed_port()],
-        b"",
+        b"h\t0\tx",
         Duration::ZERO,
     );
     assert_eq!(o.code, 2);
-    assert!(
-        o.stderr.contains("unknown option \"bogus\""),
-        "{}",
-        o.stderr
-    );
+    assert!(!o.stderr.contains("bogus"), "{}", o.stderr);
+    if !Path::new("/etc/send_nsca.cfg").exists() {
+        assert!(
+            o.stderr.contains(
+                "could not open config file '/etc/send_nsca.cfg' (the default: no -c given) \
+                 for reading: No such file or directory"
+            ) && o.stderr.contains("as Debian's send_nsca does"),
+            "{}",
+            o.stderr
+        );
+    }
 }
 
 #[test]

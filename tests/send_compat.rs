@@ -5,6 +5,7 @@ mod common;
 use common::*;
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -397,6 +398,101 @@ fn symlink_named_send_nsca_sends() {
         d.wait_lines(1, Duration::from_secs(5)),
         ["PROCESS_SERVICE_CHECK_RESULT;h;s;0;via symlink"]
     );
+}
+
+/// Run `program prefix.. args..` without -c in `cwd`; returns (exit code, stdout, stderr).
+fn run_without_c(
+    program: &Path,
+    prefix: &[&str],
+    cwd: &Path,
+    args: &[&str],
+    stdin: &[u8],
+) -> (i32, String, String) {
+    let mut child = Command::new(program)
+        .args(prefix)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Regression (issue 8): without -c, Debian's send_nsca, `nagbridge send` and nagbridge linked
+/// as `send_nsca` all read /etc/send_nsca.cfg (not ./send_nsca.cfg: a decoy there with the
+/// wrong password would make the daemon drop the packet), deliver the same line, and all exit 2
+/// naming /etc/send_nsca.cfg when it is missing. Replaces /etc/send_nsca.cfg while it runs
+/// (root only; restored afterwards).
+#[test]
+fn without_c_both_read_etc_send_nsca_cfg() {
+    if !have_peer(NSCA_DAEMON) || !have_peer(SEND_NSCA) {
+        return;
+    }
+    let Some(etc) = SystemFile::take("/etc/send_nsca.cfg") else {
+        return;
+    };
+    let d = NscaDaemon::start(1, Some(PASSWORD));
+    let port = d.port.to_string();
+    let args = ["-H", "127.0.0.1", "-p", port.as_str()];
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cwd.path().join("send_nsca.cfg"),
+        "password=the-wrong-one\nencryption_method=1\n",
+    )
+    .unwrap();
+    let link = cwd.path().join("send_nsca");
+    std::os::unix::fs::symlink(BIN, &link).unwrap();
+    let clients: [(&str, &Path, &[&str]); 3] = [
+        ("send_nsca", Path::new(SEND_NSCA), &[]),
+        ("nagbridge send", Path::new(BIN), &["send"]),
+        ("nagbridge as send_nsca", &link, &[]),
+    ];
+
+    etc.write(&cfg());
+    for (i, (name, program, prefix)) in clients.iter().enumerate() {
+        let from = d.lines().len();
+        let (code, stdout, stderr) = run_without_c(
+            program,
+            prefix,
+            cwd.path(),
+            &args,
+            b"backup01\tbackup nightly\t0\tOK: read /etc/send_nsca.cfg",
+        );
+        assert_eq!(
+            (code, stdout.as_str()),
+            (0, "1 data packet(s) sent to host successfully.\n"),
+            "{name}: {stderr}"
+        );
+        assert_eq!(
+            lines_until_sentinel(&d, 1, from, &format!("etc-{i}")),
+            ["PROCESS_SERVICE_CHECK_RESULT;backup01;backup nightly;0;OK: read /etc/send_nsca.cfg"],
+            "{name}"
+        );
+    }
+
+    etc.remove();
+    for (name, program, prefix) in clients {
+        let (code, stdout, stderr) = run_without_c(program, prefix, cwd.path(), &args, b"h\t0\tx");
+        assert_eq!(code, 2, "{name}: {stdout}{stderr}");
+        let said = format!("{stdout}{stderr}");
+        assert!(
+            said.contains("Could not open config file '/etc/send_nsca.cfg' for reading.")
+                || said.contains(
+                    "could not open config file '/etc/send_nsca.cfg' (the default: no -c \
+                     given) for reading: No such file or directory"
+                ),
+            "{name}: {said}"
+        );
+        assert!(!said.contains("current directory"), "{name}: {said}");
+    }
 }
 
 // ---- deliberate differences ----

@@ -58,6 +58,21 @@ pub struct JobView<'a> {
     pub alerted: Option<DateTime<Utc>>,
 }
 
+/// The cadence state file of `state_dir`.
+pub fn state_file(state_dir: &Path) -> PathBuf {
+    state_dir.join("cadence.json")
+}
+
+/// The job names in `state_dir`'s cadence file, sorted: every job the agent has spooled an
+/// outcome for, and every exact `[[job]]` name it has started expecting. Read-only (for
+/// `nagios-config`); Err says why the file cannot be read (`NotFound`: the agent never saved one).
+pub fn seen_jobs(state_dir: &Path) -> std::io::Result<Vec<String>> {
+    let bytes = std::fs::read(state_file(state_dir))?;
+    let c: Cadence = serde_json::from_slice(&bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    Ok(c.jobs.into_keys().collect())
+}
+
 /// Per-job last-seen times.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cadence {
@@ -82,7 +97,7 @@ impl Cadence {
     /// `now` (with a warning for a corrupt one: the worst case is a late alert, never a lost
     /// outcome).
     pub fn load(state_dir: &Path, now: DateTime<Utc>) -> Cadence {
-        let path = state_dir.join("cadence.json");
+        let path = state_file(state_dir);
         let mut c = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice::<Cadence>(&bytes).unwrap_or_else(|e| {
                 eprintln!(
@@ -264,5 +279,20 @@ mod tests {
         std::fs::write(dir.path().join("cadence.json"), b"{garbage").unwrap();
         let fresh = Cadence::load(dir.path(), t(999));
         assert_eq!(fresh.since, t(999));
+    }
+
+    #[test]
+    fn seen_jobs_lists_the_saved_job_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = seen_jobs(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        let mut c = Cadence::load(dir.path(), t(0));
+        c.observe("zeta", t(1));
+        c.observe("alpha", t(2));
+        c.save().unwrap();
+        assert_eq!(seen_jobs(dir.path()).unwrap(), ["alpha", "zeta"]);
+        std::fs::write(state_file(dir.path()), b"{garbage").unwrap();
+        let err = seen_jobs(dir.path()).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     }
 }

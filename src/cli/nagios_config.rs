@@ -1,43 +1,224 @@
-//! `nagbridge nagios-config [-c FILE]`: print Nagios object definitions for the configured jobs:
-//! the host, one passive service per `[[job]]` with an exact name (freshness from its cadence:
-//! `every + grace`), the agent's heartbeat service, and the command Nagios runs when a result
-//! is stale. The output passes `nagios4 -v` (tested against real Nagios Core 4).
+//! `nagbridge nagios-config [-c FILE]`: print Nagios object definitions for nagbridge's passive
+//! checks: the stale-result command, host and service templates, the hosts, and one passive
+//! service per job (the agent's heartbeat, every exact `[[job]]` name, and every job the agent
+//! has already seen, from its cadence state), with freshness from the job's cadence
+//! (`every + grace`).
+//!
+//! Owns: what the generated objects contain. The output loads in Debian's stock Nagios 4
+//! (`/etc/nagios4/nagios.cfg` and its object files as the package installs them), where
+//! `generic-host` lacks `max_check_attempts`, `check_period` and contacts: the templates
+//! `nagbridge-host-defaults` / `nagbridge-service-defaults` supply them, listed after the site's
+//! template so that a template that has them wins. Nothing the stock config defines is defined
+//! again. Tested with `nagios4 -v` on a copy of the stock config (tests/nagios_config.rs).
+//! Must not: read anything but the config and the cadence file, or write anything.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{self, Config};
-use crate::outcome::{fill_template, Outcome, Status};
+use crate::config::{self, Config, JobRule};
+use crate::outcome::{Outcome, Status};
+
+/// What `nagios-config --help` prints after the options.
+const AFTER_HELP: &str = "\
+What it prints (Nagios object definitions; the first lines of the output repeat this):
+  * command `nagbridge-stale`: run by Nagios when a service gets no result in time
+    (freshness); it reports CRITICAL \"no backup result since <time>\";
+  * templates `nagbridge-host` and `nagbridge-service` (passive, HARD at the first result),
+    built on --host-template and --service-template;
+  * one host per host name the services use (none with --no-hosts; `localhost` never, Debian's
+    objects/localhost.cfg defines it);
+  * one passive service per job, named as the agent names it ([nsca] host/service, or the
+    matching [[job]]'s host/service): the heartbeat `nagbridge`, every [[job]] with an exact
+    name, and every job the agent has already delivered (read from <state_dir>/cadence.json:
+    jobs named by result files or matched by a glob [[job]]; --no-seen-jobs leaves them out).
+    Freshness (freshness_threshold = every + grace) comes from the first [[job]] with `every`
+    that matches the job; a job that no such [[job]] matches gets no freshness.
+
+Templates assumed: `generic-host`, `generic-service`, contact group `admins` and time period
+`24x7`, as Debian's nagios4 package defines them (/etc/nagios4/objects/templates.cfg,
+contacts.cfg, timeperiods.cfg). Debian's generic-host has no max_check_attempts, check_period or
+contacts, which Nagios requires: the output adds them in `nagbridge-host-defaults` and
+`nagbridge-service-defaults` (max_check_attempts 1, check_period and notification_period from
+--timeperiod, contact_groups from --contact-groups), listed after your template, so a directive
+your template sets wins. Your own templates: --host-template NAME --service-template NAME (and
+--contact-groups / --timeperiod when `admins` or `24x7` do not exist in your config). Hosts that
+already exist in your Nagios config: --no-hosts.
+
+Install (Debian's nagios4 reads every *.cfg file in /etc/nagios4/conf.d):
+  nagbridge nagios-config -c /etc/nagbridge/nagbridge.toml > /etc/nagios4/conf.d/nagbridge.cfg
+  nagios4 -v /etc/nagios4/nagios.cfg     # must report \"Total Errors: 0\"
+  systemctl reload nagios4
+Run it where the config and the agent's state_dir are (the backup host); when that is not the
+Nagios server, copy the output there as /etc/nagios4/conf.d/nagbridge.cfg. Run it again when
+jobs are added or first seen. Edit the nagbridge config, not the output.";
 
 /// Arguments of `nagios-config`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct NagiosConfigArgs {
     /// Config file [default: $NAGBRIDGE_CONFIG, else /etc/nagbridge/nagbridge.toml]
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,
-    /// Existing service template the generated `nagbridge-service` template uses (Debian's and
-    /// the Nagios sample config ship `generic-service`)
-    #[arg(long, default_value = "generic-service")]
+    /// Existing service template that `nagbridge-service` is built on (Debian's stock
+    /// objects/templates.cfg defines `generic-service`)
+    #[arg(long, value_name = "NAME", default_value = "generic-service")]
     pub service_template: String,
-    /// Existing host template the generated hosts use
-    #[arg(long, default_value = "generic-host")]
+    /// Existing host template that `nagbridge-host` is built on (Debian's stock
+    /// objects/templates.cfg defines `generic-host`)
+    #[arg(long, value_name = "NAME", default_value = "generic-host")]
     pub host_template: String,
+    /// Contact groups notified when the templates do not name contacts (Debian's stock
+    /// objects/contacts.cfg defines `admins`)
+    #[arg(long, value_name = "GROUP[,GROUP...]", default_value = "admins")]
+    pub contact_groups: String,
+    /// Time period for check_period and notification_period when the templates do not set
+    /// them (Debian's stock objects/timeperiods.cfg defines `24x7`)
+    #[arg(long, value_name = "NAME", default_value = "24x7")]
+    pub timeperiod: String,
     /// Do not define hosts (they already exist in your Nagios config)
     #[arg(long)]
     pub no_hosts: bool,
+    /// Only the configured jobs: leave out the jobs the agent has seen (its state_dir's
+    /// cadence.json), for output that depends on the config alone
+    #[arg(long)]
+    pub no_seen_jobs: bool,
+}
+
+impl NagiosConfigArgs {
+    /// Arguments with every default (no `-c`).
+    pub fn defaults() -> NagiosConfigArgs {
+        NagiosConfigArgs {
+            config: None,
+            service_template: "generic-service".into(),
+            host_template: "generic-host".into(),
+            contact_groups: "admins".into(),
+            timeperiod: "24x7".into(),
+            no_hosts: false,
+            no_seen_jobs: false,
+        }
+    }
+
+    /// The options that differ from the defaults, as a command line would give them.
+    fn options(&self) -> String {
+        let d = NagiosConfigArgs::defaults();
+        let mut s = String::new();
+        for (flag, value, default) in [
+            ("--host-template", &self.host_template, &d.host_template),
+            (
+                "--service-template",
+                &self.service_template,
+                &d.service_template,
+            ),
+            ("--contact-groups", &self.contact_groups, &d.contact_groups),
+            ("--timeperiod", &self.timeperiod, &d.timeperiod),
+        ] {
+            if value != default {
+                let _ = write!(s, " {flag} {value}");
+            }
+        }
+        if self.no_hosts {
+            s.push_str(" --no-hosts");
+        }
+        if self.no_seen_jobs {
+            s.push_str(" --no-seen-jobs");
+        }
+        s
+    }
+
+    /// A problem with an object name given on the command line.
+    fn problem(&self) -> Option<String> {
+        [
+            ("--host-template", &self.host_template),
+            ("--service-template", &self.service_template),
+            ("--contact-groups", &self.contact_groups),
+            ("--timeperiod", &self.timeperiod),
+        ]
+        .into_iter()
+        .find_map(|(flag, v)| {
+            let bad = v.trim().is_empty()
+                || v.chars()
+                    .any(|c| c.is_control() || c == ';' || c.is_whitespace());
+            bad.then(|| format!("{flag} {v:?}: not a Nagios object name"))
+        })
+    }
 }
 
 /// The name of the generated stale-result command.
 pub const STALE_COMMAND: &str = "nagbridge-stale";
 
+/// The jobs the agent has seen, as read from its state (or why they are not there).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SeenJobs {
+    /// `--no-seen-jobs`.
+    Skipped,
+    /// The cadence file could not be read: `missing` when it does not exist (the agent has
+    /// not saved one here), else `reason` says why.
+    Unavailable {
+        file: PathBuf,
+        missing: bool,
+        reason: String,
+    },
+    /// The job names in the cadence file.
+    Read { file: PathBuf, jobs: Vec<String> },
+}
+
+impl SeenJobs {
+    /// Read the cadence file of `config`'s state_dir (unless `skip`).
+    pub fn load(config: &Config, skip: bool) -> SeenJobs {
+        if skip {
+            return SeenJobs::Skipped;
+        }
+        let file = crate::agent::cadence::state_file(&config.agent.state_dir);
+        match crate::agent::cadence::seen_jobs(&config.agent.state_dir) {
+            Ok(jobs) => SeenJobs::Read { file, jobs },
+            Err(e) => {
+                let missing = e.kind() == std::io::ErrorKind::NotFound;
+                let reason = match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        "not there yet (the agent has not run here, or has seen no result)"
+                            .to_string()
+                    }
+                    std::io::ErrorKind::PermissionDenied => {
+                        "permission denied (run as the agent's user or root)".to_string()
+                    }
+                    std::io::ErrorKind::InvalidData => format!("not valid agent state ({e})"),
+                    _ => e.to_string(),
+                };
+                SeenJobs::Unavailable {
+                    file,
+                    missing,
+                    reason,
+                }
+            }
+        }
+    }
+}
+
 /// Run the command; returns the exit code.
 pub fn main(args: &NagiosConfigArgs) -> i32 {
+    if let Some(p) = args.problem() {
+        eprintln!("nagbridge nagios-config: {p}");
+        return crate::cli::check_config::EXIT_CONFIG;
+    }
     let path = config::locate(args.config.as_deref());
     match Config::load(&path) {
         Ok(c) => {
-            print!("{}", render(&c, &path, args));
+            let seen = SeenJobs::load(&c, args.no_seen_jobs);
+            if let SeenJobs::Unavailable {
+                file,
+                missing: false,
+                reason,
+            } = &seen
+            {
+                eprintln!(
+                    "nagbridge nagios-config: warning: {}: {reason}; only the configured jobs \
+                     are printed",
+                    file.display()
+                );
+            }
+            print!("{}", render(&c, &path, args, &seen));
             0
         }
         Err(e) => {
@@ -60,17 +241,158 @@ fn is_exact(name: &str) -> bool {
     !name.contains(['*', '?', '['])
 }
 
-/// The object definitions for `config` (read from `path`).
-pub fn render(config: &Config, path: &Path, args: &NagiosConfigArgs) -> String {
-    let mut out = String::new();
+/// Characters Nagios refuses in host names and service descriptions: the stock
+/// `illegal_object_name_chars` of Debian's nagios.cfg (and Nagios' sample config).
+const ILLEGAL_NAME_CHARS: &str = "`~!$%^&*|'\"<>?,()=";
+
+/// Why Nagios would refuse `name` as a host name or service description, if it would.
+fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("the name is empty".into());
+    }
+    name.chars()
+        .find(|c| ILLEGAL_NAME_CHARS.contains(*c))
+        .map(|c| format!("`{c}` is in Nagios' illegal_object_name_chars"))
+}
+
+/// The `[[job]]` whose cadence applies to `job`: the first one with `every` that matches it
+/// (as the agent's own stale-job check picks it).
+fn cadence_rule<'a>(config: &'a Config, job: &str) -> Option<&'a JobRule> {
+    config
+        .jobs
+        .iter()
+        .find(|r| r.every.is_some() && r.matches(job))
+}
+
+/// When a generated service is stale.
+#[derive(Clone, Copy)]
+enum Freshness {
+    /// The heartbeat: three missed heartbeats.
+    Heartbeat(Duration),
+    /// A job with a cadence: `every + grace`.
+    Cadence { every: Duration, grace: Duration },
+    /// No cadence configured: never stale.
+    None,
+}
+
+/// One passive service to define.
+struct Service {
+    host: String,
+    name: String,
+    /// The comment line above the definition: where the job comes from.
+    origin: String,
+    freshness: Freshness,
+}
+
+/// The object definitions for `config` (read from `path`) and the jobs the agent has `seen`.
+pub fn render(config: &Config, path: &Path, args: &NagiosConfigArgs, seen: &SeenJobs) -> String {
     let agent_host = &config.agent.host_name;
-    let _ = writeln!(
-        out,
-        "# Nagios objects for nagbridge, generated by `nagbridge nagios-config` from {}.\n\
-         # Passive services turn CRITICAL by themselves (freshness) when no result arrives in\n\
-         # time: the threshold is the job's `every` plus `grace`.\n",
-        path.display()
-    );
+    let naming = crate::agent::run::naming(config);
+    let fmt = config::duration::format_duration;
+    let mut services: Vec<Service> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(hb) = config.agent.heartbeat {
+        services.push(Service {
+            host: agent_host.clone(),
+            name: crate::agent::run::HEARTBEAT_SERVICE.into(),
+            origin: format!(
+                "the agent's heartbeat (every {}; stale after 3 missed)",
+                fmt(hb)
+            ),
+            freshness: Freshness::Heartbeat(hb),
+        });
+    }
+    // Exact [[job]] names first, in config order, then the seen jobs (sorted).
+    let mut jobs: Vec<(String, String)> = Vec::new();
+    for rule in config.jobs.iter().filter(|r| is_exact(&r.name)) {
+        jobs.push((rule.name.clone(), format!("[[job]] {}", rule.name)));
+    }
+    let seen_jobs: &[String] = match seen {
+        SeenJobs::Read { jobs, .. } => jobs,
+        _ => &[],
+    };
+    for job in seen_jobs {
+        let origin = match config.job_rule(job) {
+            Some(r) if !is_exact(&r.name) => format!("seen by the agent, [[job]] {}", r.name),
+            _ => "seen by the agent".to_string(),
+        };
+        jobs.push((job.clone(), origin));
+    }
+    let mut listed = BTreeSet::new();
+    for (job, origin) in jobs {
+        if !listed.insert(job.clone()) {
+            continue;
+        }
+        let (host, name) = naming(&Outcome::new(job.clone(), Status::Success));
+        let freshness = match cadence_rule(config, &job) {
+            Some(JobRule {
+                every: Some(every),
+                grace,
+                ..
+            }) => Freshness::Cadence {
+                every: *every,
+                grace: *grace,
+            },
+            _ => Freshness::None,
+        };
+        let origin = format!("job {job}: {origin}");
+        services.push(Service {
+            host,
+            name,
+            origin,
+            freshness,
+        });
+    }
+
+    // Services Nagios would refuse or see twice are left out, with the reason.
+    let mut defined = BTreeSet::new();
+    services.retain(|s| {
+        let problem = name_problem(&s.host)
+            .map(|p| format!("host name {:?}: {p}", s.host))
+            .or_else(|| name_problem(&s.name).map(|p| format!("service name {:?}: {p}", s.name)));
+        if let Some(p) = problem {
+            notes.push(format!(
+                "{}: no service generated, {p}; give the job a [[job]] whose \
+                 `service`/`host` avoids it",
+                s.origin
+            ));
+            return false;
+        }
+        if !defined.insert((s.host.clone(), s.name.clone())) {
+            notes.push(format!(
+                "{}: shares service {:?} on host {} with a job above: defined once",
+                s.origin, s.name, s.host
+            ));
+            return false;
+        }
+        true
+    });
+    for rule in config.jobs.iter().filter(|r| !is_exact(&r.name)) {
+        let n = seen_jobs.iter().filter(|j| rule.matches(j)).count();
+        if n == 0 {
+            notes.push(format!(
+                "[[job]] {}: a glob, and no job matching it has been seen{}: no service yet; \
+                 run nagios-config again after its first results (or add an exact [[job]])",
+                rule.name,
+                match seen {
+                    SeenJobs::Skipped => " (--no-seen-jobs)",
+                    SeenJobs::Unavailable { .. } => " (agent state unreadable)",
+                    SeenJobs::Read { .. } => "",
+                }
+            ));
+        }
+    }
+
+    let hosts: BTreeSet<&str> = if args.no_hosts {
+        BTreeSet::new()
+    } else {
+        services.iter().map(|s| s.host.as_str()).collect()
+    };
+    let stock_localhost = hosts.contains("localhost");
+    let hosts: Vec<&str> = hosts.into_iter().filter(|h| *h != "localhost").collect();
+
+    let mut out = String::new();
+    header(&mut out, path, args, seen, hosts.len(), services.len());
     let _ = writeln!(
         out,
         "define command {{\n    command_name    {STALE_COMMAND}\n    command_line    \
@@ -78,75 +400,189 @@ pub fn render(config: &Config, path: &Path, args: &NagiosConfigArgs) -> String {
          s=$$(date -d \"@$$l\" \"+%Y-%m-%d %H:%M\")\\; else s=never\\; fi\\; \
          echo \"CRITICAL: no backup result since $$s (expected every $ARG1$)\"\\; exit 2'\n}}\n"
     );
-    let _ = writeln!(
-        out,
-        "define service {{\n    name                    nagbridge-service\n    \
-         use                     {}\n    active_checks_enabled   0\n    \
-         passive_checks_enabled  1\n    check_freshness         1\n    \
-         max_check_attempts      1\n    flap_detection_enabled  0\n    \
-         check_command           {STALE_COMMAND}!the configured interval\n    \
-         register                0\n}}\n",
-        args.service_template
-    );
-    let mut hosts = BTreeSet::new();
-    let mut services = String::new();
-    let mut skipped = Vec::new();
-    if let Some(hb) = config.agent.heartbeat {
-        hosts.insert(agent_host.clone());
-        let threshold = secs(hb) * 3;
-        let _ = writeln!(
-            services,
-            "define service {{\n    use                     nagbridge-service\n    \
-             host_name               {agent_host}\n    service_description     nagbridge\n    \
-             freshness_threshold     {threshold}   ; 3 heartbeats\n    \
-             check_command           {STALE_COMMAND}!{}\n}}\n",
-            config::duration::format_duration(hb)
-        );
-    }
-    for rule in &config.jobs {
-        if !is_exact(&rule.name) {
-            skipped.push(rule.name.clone());
-            continue;
-        }
-        let Some(every) = rule.every else {
-            skipped.push(format!("{} (no `every`)", rule.name));
-            continue;
-        };
-        let settings = config.job_settings(&rule.name);
-        let probe = Outcome::new(rule.name.clone(), Status::Success);
-        let host = fill_template(settings.host.as_str(), &probe, agent_host, 63);
-        let service = fill_template(settings.service.as_str(), &probe, agent_host, 127);
-        hosts.insert(host.clone());
-        let threshold = secs(every) + secs(settings.grace);
-        let _ = writeln!(
-            services,
-            "define service {{\n    use                     nagbridge-service\n    \
-             host_name               {host}\n    service_description     {service}\n    \
-             freshness_threshold     {threshold}   ; every {} + grace {}\n    \
-             check_command           {STALE_COMMAND}!{}\n}}\n",
-            config::duration::format_duration(every),
-            config::duration::format_duration(settings.grace),
-            config::duration::format_duration(every)
-        );
-    }
-    if !args.no_hosts {
-        for h in &hosts {
-            let _ = writeln!(
-                out,
-                "define host {{\n    use                     {}\n    host_name               {h}\n    \
-                 alias                   {h} (backups reported by nagbridge)\n    \
-                 address                 {h}\n}}\n",
-                args.host_template
-            );
-        }
-    }
-    out.push_str(&services);
-    for s in skipped {
+    let (period, groups) = (&args.timeperiod, &args.contact_groups);
+    if !hosts.is_empty() {
         let _ = writeln!(
             out,
-            "# [[job]] {s}: no service generated; define one per job name with\n\
-             #   use nagbridge-service, freshness_threshold = every + grace in seconds"
+            "# What Nagios requires of a host and Debian's generic-host lacks; used only where\n\
+             # {} does not set it.\n\
+             define host {{\n    name                    nagbridge-host-defaults\n    \
+             register                0\n    max_check_attempts      1\n    \
+             check_period            {period}\n    notification_period     {period}\n    \
+             contact_groups          {groups}\n}}\n\n\
+             define host {{\n    name                    nagbridge-host\n    \
+             use                     {},nagbridge-host-defaults\n    \
+             register                0\n}}\n",
+            args.host_template, args.host_template
         );
     }
+    let _ = writeln!(
+        out,
+        "# What Nagios requires of a service; used only where {} does not set it.\n\
+         define service {{\n    name                    nagbridge-service-defaults\n    \
+         register                0\n    check_period            {period}\n    \
+         notification_period     {period}\n    contact_groups          {groups}\n}}\n\n\
+         # Passive: HARD at the first result; the stale command runs only through freshness.\n\
+         define service {{\n    name                    nagbridge-service\n    \
+         use                     {},nagbridge-service-defaults\n    \
+         register                0\n    active_checks_enabled   0\n    \
+         passive_checks_enabled  1\n    check_freshness         1\n    \
+         max_check_attempts      1\n    flap_detection_enabled  0\n    \
+         check_command           {STALE_COMMAND}!the configured interval\n}}\n",
+        args.service_template, args.service_template
+    );
+    if stock_localhost {
+        let _ = writeln!(
+            out,
+            "# host localhost: not defined here (Debian's objects/localhost.cfg defines it)\n"
+        );
+    }
+    for h in &hosts {
+        let _ = writeln!(
+            out,
+            "define host {{\n    use                     nagbridge-host\n    \
+             host_name               {h}\n    \
+             alias                   {h} (backups reported by nagbridge)\n    \
+             address                 {h}\n}}\n"
+        );
+    }
+    for s in &services {
+        let _ = writeln!(out, "# {}", s.origin);
+        if matches!(s.freshness, Freshness::None) {
+            out.push_str(
+                "# No freshness: no [[job]] with `every` matches this job (add one to the \
+                 nagbridge config\n# for a CRITICAL when its results stop).\n",
+            );
+        }
+        let _ = write!(
+            out,
+            "define service {{\n    use                     nagbridge-service\n    \
+             host_name               {}\n    service_description     {}\n",
+            s.host, s.name
+        );
+        match s.freshness {
+            Freshness::Heartbeat(hb) => {
+                let _ = write!(
+                    out,
+                    "    freshness_threshold     {}   ; 3 heartbeats\n    \
+                     check_command           {STALE_COMMAND}!{}\n",
+                    secs(hb) * 3,
+                    fmt(hb)
+                );
+            }
+            Freshness::Cadence { every, grace } => {
+                let _ = write!(
+                    out,
+                    "    freshness_threshold     {}   ; every {} + grace {}\n    \
+                     check_command           {STALE_COMMAND}!{}\n",
+                    secs(every) + secs(grace),
+                    fmt(every),
+                    fmt(grace),
+                    fmt(every)
+                );
+            }
+            Freshness::None => {
+                out.push_str("    check_freshness         0   ; no cadence (see above)\n")
+            }
+        }
+        out.push_str("}\n\n");
+    }
+    for n in notes {
+        let _ = writeln!(out, "# {n}");
+    }
     out
+}
+
+/// The comment block that opens the output: what it is, from what, how to regenerate it.
+fn header(
+    out: &mut String,
+    path: &Path,
+    args: &NagiosConfigArgs,
+    seen: &SeenJobs,
+    hosts: usize,
+    services: usize,
+) {
+    let source = match seen {
+        SeenJobs::Skipped => "# Jobs the agent has seen: not included (--no-seen-jobs).".into(),
+        SeenJobs::Unavailable { file, reason, .. } => format!(
+            "# Jobs the agent has seen: none included, {}: {reason}.",
+            file.display()
+        ),
+        SeenJobs::Read { file, jobs } => format!(
+            "# Jobs the agent has seen: {} in {} when this was generated.",
+            jobs.len(),
+            file.display()
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "# Nagios objects for nagbridge (passive checks for backup results), generated by\n\
+         # `nagbridge nagios-config` from {path}.\n\
+         {source}\n\
+         # Regenerate (it is overwritten; edit the nagbridge config instead), check and load:\n\
+         #   nagbridge nagios-config -c {path}{opts} > /etc/nagios4/conf.d/nagbridge.cfg\n\
+         #   nagios4 -v /etc/nagios4/nagios.cfg && systemctl reload nagios4\n\
+         #\n\
+         # Contents:\n\
+         # * the command {STALE_COMMAND}: what a service reports when its result is late;\n\
+         # * templates (what Nagios requires and your template lacks comes from\n\
+         #   nagbridge-*-defaults: max_check_attempts 1, check_period {tp}, contact_groups {cg}):\n\
+         {templates}\
+         # * {hosts};\n\
+         # * {services}: the agent's heartbeat `nagbridge`, each exact [[job]]\n\
+         #   and each job the agent has seen. A service turns CRITICAL by itself when no result\n\
+         #   arrives within its freshness_threshold (the job's `every` plus `grace`).\n",
+        path = path.display(),
+        opts = args.options(),
+        tp = args.timeperiod,
+        cg = args.contact_groups,
+        templates = if hosts > 0 {
+            format!(
+                "#   nagbridge-host on {}, nagbridge-service on {};\n",
+                args.host_template, args.service_template
+            )
+        } else {
+            format!("#   nagbridge-service on {};\n", args.service_template)
+        },
+        services = match services {
+            1 => "1 passive service".to_string(),
+            n => format!("{n} passive services"),
+        },
+        hosts = match (hosts, args.no_hosts) {
+            (_, true) => "no hosts (--no-hosts: they must exist in your Nagios config)".to_string(),
+            (1, false) => "1 host".to_string(),
+            (n, false) => format!("{n} hosts"),
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_nagios_refuses_are_caught() {
+        assert_eq!(name_problem("backup nightly-db"), None);
+        assert_eq!(name_problem("backup ünïcode.job_1"), None);
+        assert!(name_problem("").is_some());
+        for bad in ["db (prod)", "a,b", "x=y", "it's", "50%", "a|b"] {
+            assert!(name_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn regenerate_line_repeats_the_non_default_options() {
+        let mut a = NagiosConfigArgs::defaults();
+        assert_eq!(a.options(), "");
+        a.host_template = "linux-server".into();
+        a.no_hosts = true;
+        a.no_seen_jobs = true;
+        assert_eq!(
+            a.options(),
+            " --host-template linux-server --no-hosts --no-seen-jobs"
+        );
+        assert_eq!(a.problem(), None);
+        a.contact_groups = "admins\ndefine".into();
+        assert!(a.problem().unwrap().starts_with("--contact-groups"));
+    }
 }

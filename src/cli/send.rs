@@ -54,7 +54,7 @@ pub fn main(args: &[OsString]) -> i32 {
 }
 
 fn run(a: &SendArgs) -> i32 {
-    let config = match load_config(&a.config) {
+    let config = match load_config(&a.config, a.config_given) {
         Ok(c) => c,
         Err(msg) => {
             eprintln!("error: {msg}");
@@ -175,26 +175,47 @@ fn hint(e: &ClientError) -> &'static str {
     }
 }
 
-fn load_config(path: &Path) -> Result<send_nsca::Config, String> {
-    let data = std::fs::read(path).map_err(|e| {
-        let mut msg = format!(
-            "could not open config file '{}' for reading: {e}",
-            path.display()
-        );
-        if path == Path::new(send_nsca::DEFAULT_CONFIG_FILE) {
-            msg.push_str(
-                "; like send_nsca, nagbridge send reads send_nsca.cfg from the current \
-                 directory unless -c is given: pass -c /etc/send_nsca.cfg",
-            );
-        }
-        msg
-    })?;
+/// Read and parse the send_nsca.cfg at `path` (`given`: from `-c`, else the default). Every
+/// error names the path tried (and the directory a relative one is relative to), why it could
+/// not be used, and what to do.
+fn load_config(path: &Path, given: bool) -> Result<send_nsca::Config, String> {
+    let data = std::fs::read(path).map_err(|e| unreadable_config(path, given, &e))?;
     let (config, warnings) = send_nsca::parse_config(&data)
         .map_err(|e| format!("config file '{}': {e}", path.display()))?;
     for w in warnings {
         eprintln!("warning: config file '{}': {w}", path.display());
     }
     Ok(config)
+}
+
+/// The message for a config file that cannot be read.
+fn unreadable_config(path: &Path, given: bool, e: &std::io::Error) -> String {
+    let mut msg = format!("could not open config file '{}'", path.display());
+    if path.is_relative() {
+        match std::env::current_dir() {
+            Ok(cwd) => msg.push_str(&format!(" (in the current directory {})", cwd.display())),
+            Err(_) => msg.push_str(" (relative to the current directory)"),
+        }
+    }
+    if !given {
+        msg.push_str(" (the default: no -c given)");
+    }
+    msg.push_str(&format!(" for reading: {e}"));
+    let hint = match e.kind() {
+        std::io::ErrorKind::NotFound if !given => {
+            "; without -c, nagbridge send reads /etc/send_nsca.cfg, as Debian's send_nsca does: \
+             create it (password=..., encryption_method=<the server's decryption_method>; \
+             package nsca-client installs one) or pass -c FILE"
+        }
+        std::io::ErrorKind::NotFound => "; check the path given to -c",
+        std::io::ErrorKind::PermissionDenied => {
+            "; it holds the NSCA password: run as a user allowed to read it (e.g. in its group)"
+        }
+        std::io::ErrorKind::IsADirectory => "; -c takes the path of a file",
+        _ => "",
+    };
+    msg.push_str(hint);
+    msg
 }
 
 fn read_password_file(path: &Path) -> Result<Vec<u8>, String> {

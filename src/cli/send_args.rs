@@ -36,8 +36,10 @@ pub struct SendArgs {
     pub delimiter: u8,
     /// `-ds` (default ETB).
     pub set_delimiter: u8,
-    /// `-c` (default `send_nsca.cfg` in the current directory, like send_nsca).
+    /// `-c` (default `/etc/send_nsca.cfg`, the file Debian's send_nsca reads without `-c`).
     pub config: PathBuf,
+    /// True when `-c` was given (false: `config` is the default).
+    pub config_given: bool,
     /// `--quiet`.
     pub quiet: bool,
     /// `--legacy-2-7-mode` (the config file's `legacy_2_7_mode`, when set, wins).
@@ -72,6 +74,7 @@ pub fn parse(args: &[OsString]) -> Result<Action, ArgsError> {
         delimiter: send_nsca::DEFAULT_DELIMITER,
         set_delimiter: send_nsca::DEFAULT_SET_DELIMITER,
         config: PathBuf::from(send_nsca::DEFAULT_CONFIG_FILE),
+        config_given: false,
         quiet: false,
         legacy: false,
         encryption: None,
@@ -124,9 +127,12 @@ pub fn parse(args: &[OsString]) -> Result<Action, ArgsError> {
                     a.set_delimiter = d;
                 }
             }
-            b"-c" => a.config = PathBuf::from(OsString::from(
-                std::ffi::OsStr::from_bytes(take(args, &mut i, inline, name, "the path of a send_nsca.cfg")?),
-            )),
+            b"-c" => {
+                a.config = PathBuf::from(OsString::from(std::ffi::OsStr::from_bytes(take(
+                    args, &mut i, inline, name, "the path of a send_nsca.cfg",
+                )?)));
+                a.config_given = true;
+            }
             b"--encryption" => {
                 a.encryption = Some(text(take(args, &mut i, inline, name, "a method name or number, e.g. aes256 or 14")?)?)
             }
@@ -226,8 +232,9 @@ Options (spelled as send_nsca spells them):
                       A delimiter of one character is taken literally (-d 9 is the character
                       9); a longer one starting with a digit, + or - is a character code,
                       decimal, 0x hex or 0 octal (-ds 0x0a = newline, -d 0x09 = tab).
-  -c <config_file>    send_nsca.cfg to read (default: send_nsca.cfg in the current directory;
-                      it must exist, as for send_nsca: pass -c /etc/send_nsca.cfg)
+  -c <config_file>    send_nsca.cfg to read (default: /etc/send_nsca.cfg, the file Debian's
+                      send_nsca reads without -c; a relative path is relative to the current
+                      directory). It must exist and be readable, as for send_nsca.
   --quiet             print nothing on success
   --legacy-2-7-mode   720-byte packets for NSCA 2.7 servers (legacy_2_7_mode in the config
                       file, when present, takes precedence)
@@ -254,12 +261,12 @@ fewer than 3 fields are skipped. Return codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UN
 63 / 127 / 4095 (legacy 511) bytes of host / service / output are sent.
 
 Examples:
-  printf 'web01\\tbackup\\t2\\tCRITICAL: repo locked\\n' | nagbridge send -H nagios -c /etc/send_nsca.cfg
-  printf 'web01\\t0\\tUP\\n' | nagbridge send -H nagios -c /etc/send_nsca.cfg          # host check
+  printf 'web01\\tbackup\\t2\\tCRITICAL: repo locked\\n' | nagbridge send -H nagios   # /etc/send_nsca.cfg
+  printf 'web01\\t0\\tUP\\n' | nagbridge send -H nagios -c /etc/nagios/send_nsca.cfg    # host check
   printf 'web01\\tdisk\\t0\\tOK\\x17web01\\tload\\t1\\tWARNING: 5.2\\n' | nagbridge send -H nagios ...
   printf 'web01 disk 0 OK\\nweb01 load 1 WARNING\\n' | nagbridge send -H nagios -d ' ' -ds 0x0a ...
 
-send_nsca.cfg:
+send_nsca.cfg (-c FILE; without -c /etc/send_nsca.cfg, the file Debian's send_nsca reads):
   password=<the server's password>    no spaces around '=': everything after it is the password
   encryption_method=<N>               the server's decryption_method (default 1, xor)
   legacy_2_7_mode=yes|no
@@ -305,7 +312,8 @@ mod tests {
         assert_eq!(a.timeout_secs, 10);
         assert_eq!(a.delimiter, b'\t');
         assert_eq!(a.set_delimiter, 0x17);
-        assert_eq!(a.config, PathBuf::from("send_nsca.cfg"));
+        assert_eq!(a.config, PathBuf::from("/etc/send_nsca.cfg"));
+        assert!(!a.config_given);
         assert!(!a.quiet && !a.legacy && a.server_escapes);
         assert_eq!(a.encryption, None);
     }
@@ -334,6 +342,7 @@ mod tests {
         );
         assert!(a.quiet && a.legacy);
         assert_eq!(a.config, PathBuf::from("/etc/send_nsca.cfg"));
+        assert!(a.config_given);
         // atoi, like send_nsca.
         assert_eq!(send(&["-H", "n", "-to", "5s"]).timeout_secs, 5);
     }

@@ -190,3 +190,67 @@ pub fn run_send_nsca(cfg: &str, args: &[&str], stdin: &[u8]) -> (i32, String, St
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// True when the tests run as root (the owner of /proc/self is the effective user).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// A system file (e.g. `/etc/send_nsca.cfg`) that a test run as root replaces for a while: the
+/// original is renamed aside (owner, mode and content kept) and renamed back on drop, also when
+/// the test panics. A backup left by a run that was killed is restored first.
+pub struct SystemFile {
+    path: PathBuf,
+    backup: PathBuf,
+    had_original: bool,
+}
+
+impl SystemFile {
+    /// Take over `path`; None (the test skips, saying why) when not running as root.
+    pub fn take(path: &str) -> Option<SystemFile> {
+        if !is_root() {
+            eprintln!("skipping: replacing {path} needs root (CI runs the suite as root)");
+            return None;
+        }
+        let path = PathBuf::from(path);
+        let backup = PathBuf::from(format!("{}.nagbridge-test-original", path.display()));
+        if backup.exists() {
+            std::fs::rename(&backup, &path).unwrap();
+        }
+        let had_original = path.exists();
+        if had_original {
+            std::fs::rename(&path, &backup).unwrap();
+        }
+        Some(SystemFile {
+            path,
+            backup,
+            had_original,
+        })
+    }
+
+    /// Write the test's content (mode 0644).
+    pub fn write(&self, text: &str) {
+        std::fs::write(&self.path, text).unwrap();
+    }
+
+    /// Remove the test's content: the file is missing until `write` or drop.
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Drop for SystemFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        if self.had_original {
+            if let Err(e) = std::fs::rename(&self.backup, &self.path) {
+                eprintln!(
+                    "could not restore {} from {}: {e}",
+                    self.path.display(),
+                    self.backup.display()
+                );
+            }
+        }
+    }
+}

@@ -2,6 +2,11 @@
 //! temp dir, the object definitions a test gives plus `TEMPLATES`, run in the foreground as the
 //! current user, stopped by process id on drop. State is read back from `status.dat`.
 //!
+//! `StockConfig` is the other way: a copy of Debian's own `/etc/nagios4` exactly as the package
+//! installed it (nagios.cfg, objects/, resource.cfg), with only the paths rewritten into a temp
+//! dir, for checking generated objects against what a real Debian Nagios loads
+//! (`StockConfig::verify`, `Nagios::start_stock`).
+//!
 //! Facts this relies on (Nagios 4.4.6, checked here):
 //! * `interval_length=1`: `check_interval`/`retry_interval` are in seconds; `freshness_threshold`
 //!   and `service_freshness_check_interval` are always seconds.
@@ -25,7 +30,8 @@ pub const NAGIOS: &str = "/usr/sbin/nagios4";
 const O_NONBLOCK: i32 = 0o4000;
 const ENXIO: i32 = 6;
 
-/// Definitions every config gets: a `24x7` timeperiod, a contact that is never notified,
+/// Definitions every config gets: a `24x7` timeperiod, a contact that is never notified (in the
+/// contact group `admins`, the name Debian's stock config uses),
 /// passive-only `generic-host` and `generic-service` templates (HARD on the first result, no
 /// freshness, no flap detection), and the commands they use. Nagios refuses a config without a
 /// contact, and warns about services without contacts or time periods.
@@ -55,6 +61,11 @@ define contact {
   service_notification_period   24x7
   host_notification_commands    notify-none
   service_notification_commands notify-none
+}
+define contactgroup {
+  contactgroup_name             admins
+  alias                         as Debian's stock contacts.cfg names it
+  members                       nagbridge-admin
 }
 define host {
   name                   generic-host
@@ -92,6 +103,9 @@ define service {
 pub struct Nagios {
     pub dir: tempfile::TempDir,
     child: Child,
+    command_file: PathBuf,
+    status_file: PathBuf,
+    log_file: PathBuf,
 }
 
 /// One `hoststatus` or `servicestatus` block of `status.dat`. Values are as Nagios wrote them;
@@ -277,16 +291,67 @@ impl Nagios {
         if let Err(out) = preflight(&cfg) {
             panic!("nagios4 -v rejected the config:\n{out}");
         }
+        let d = dir.path().to_path_buf();
+        Self::spawn(
+            dir,
+            &cfg,
+            d.join("nagios.cmd"),
+            d.join("status.dat"),
+            d.join("nagios.log"),
+        )
+    }
+
+    /// Start Nagios on a copy of Debian's stock config (see `StockConfig`) with `objects` in
+    /// its `conf.d`. Only what keeps a test from touching the world is changed besides the
+    /// paths: no notifications (they would mail nagios@localhost), no syslog, no update check
+    /// over the network. The stock timing stays (status.dat every 10 s, results reaped every
+    /// 10 s), so allow ~25 s per state change. Panics when `nagios4 -v` reports an error.
+    pub fn start_stock(objects: &str) -> Nagios {
+        let stock = StockConfig::new(
+            objects,
+            &[
+                ("enable_notifications", "0"),
+                ("use_syslog", "0"),
+                ("check_for_updates", "0"),
+            ],
+        );
+        if let Err(out) = preflight(&stock.main_cfg) {
+            panic!("nagios4 -v rejected the stock config with our objects:\n{out}");
+        }
+        let StockConfig {
+            dir,
+            main_cfg,
+            command_file,
+            status_file,
+            log_file,
+            ..
+        } = stock;
+        Self::spawn(dir, &main_cfg, command_file, status_file, log_file)
+    }
+
+    fn spawn(
+        dir: tempfile::TempDir,
+        cfg: &Path,
+        command_file: PathBuf,
+        status_file: PathBuf,
+        log_file: PathBuf,
+    ) -> Nagios {
         let out = std::fs::File::create(dir.path().join("nagios.out")).unwrap();
         let child = Command::new(NAGIOS)
-            .arg(&cfg)
+            .arg(cfg)
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
             .spawn()
             .expect("start nagios4");
-        let mut nagios = Nagios { dir, child };
-        nagios.wait_ready(Duration::from_secs(20));
+        let mut nagios = Nagios {
+            dir,
+            child,
+            command_file,
+            status_file,
+            log_file,
+        };
+        nagios.wait_ready(Duration::from_secs(30));
         nagios
     }
 
@@ -314,15 +379,15 @@ impl Nagios {
 
     /// The FIFO Nagios reads external commands from (give it to `NscaDaemon::start_for`).
     pub fn command_file(&self) -> PathBuf {
-        self.dir.path().join("nagios.cmd")
+        self.command_file.clone()
     }
 
     pub fn status_file(&self) -> PathBuf {
-        self.dir.path().join("status.dat")
+        self.status_file.clone()
     }
 
     pub fn log_file(&self) -> PathBuf {
-        self.dir.path().join("nagios.log")
+        self.log_file.clone()
     }
 
     /// nagios.log so far (external commands, passive checks, alerts, freshness warnings).
@@ -500,5 +565,180 @@ impl Drop for Nagios {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Debian's stock Nagios config dir, as `nagios4-common` / `nagios4-core` install it.
+pub const STOCK_DIR: &str = "/etc/nagios4";
+
+/// Path prefixes of Debian's `nagios.cfg` rewritten into the temp dir (everything else, e.g.
+/// `cfg_dir=/etc/nagios-plugins/config` or `temp_path=/tmp`, is read or used as it is).
+const STOCK_PREFIXES: [(&str, &str); 5] = [
+    ("/etc/nagios4", "etc"),
+    ("/var/lib/nagios4", "var/lib"),
+    ("/var/log/nagios4", "var/log"),
+    ("/var/run/nagios4", "run"),
+    ("/run/nagios4", "run"),
+];
+
+/// A copy of Debian's stock `/etc/nagios4` in a temp dir: every file as installed, and in
+/// `nagios.cfg` only the paths under `STOCK_PREFIXES` rewritten into the temp dir, plus
+/// `nagios_user`/`nagios_group` set to the current ids (Nagios drops to them, and the temp dir
+/// is ours). The objects under test go into the copy of `conf.d`, which Debian's nagios.cfg
+/// reads with `cfg_dir`.
+pub struct StockConfig {
+    pub dir: tempfile::TempDir,
+    pub main_cfg: PathBuf,
+    /// Where the objects under test are: `<copy>/conf.d/nagbridge.cfg`.
+    pub objects_file: PathBuf,
+    pub command_file: PathBuf,
+    pub status_file: PathBuf,
+    pub log_file: PathBuf,
+}
+
+/// What `nagios4 -v` reported.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub errors: u32,
+    pub warnings: u32,
+    /// `Checked N services.` / `Checked N hosts.`
+    pub services: u32,
+    pub hosts: u32,
+    pub output: String,
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        // Follow symlinks: the copy must hold what Nagios would read.
+        if std::fs::metadata(entry.path()).unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+            continue;
+        }
+        match std::fs::copy(entry.path(), &target) {
+            Ok(_) => {}
+            // Debian's resource.cfg is root:nagios 0640; a developer not running as root gets
+            // its stock content (the only line that is not a comment).
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied
+                    && entry.file_name() == "resource.cfg" =>
+            {
+                eprintln!(
+                    "note: {} is unreadable here ({e}); using its stock line instead",
+                    entry.path().display()
+                );
+                std::fs::write(&target, "$USER1$=/usr/lib/nagios/plugins\n").unwrap();
+            }
+            Err(e) => panic!("copy {}: {e}", entry.path().display()),
+        }
+    }
+}
+
+/// The number after `prefix` on the first line that starts with it (trimmed).
+fn count_after(output: &str, prefix: &str) -> Option<u32> {
+    output
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix)?.trim().parse().ok())
+}
+
+impl StockConfig {
+    /// Copy the stock config, rewrite its paths, apply `overrides` (`key`, `value`: a line of
+    /// nagios.cfg replaced; none for `nagios4 -v`), and put `objects` in `conf.d`.
+    pub fn new(objects: &str, overrides: &[(&str, &str)]) -> StockConfig {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let etc = root.join("etc");
+        copy_tree(Path::new(STOCK_DIR), &etc);
+        let (uid, gid) = current_ids(root);
+        let stock = std::fs::read_to_string(Path::new(STOCK_DIR).join("nagios.cfg")).unwrap();
+        let mut cfg = String::new();
+        let mut values = HashMap::new();
+        for line in stock.lines() {
+            let mut line = line.to_string();
+            if let Some((key, value)) = line.split_once('=') {
+                let key = key.trim().to_string();
+                let mut value = value.to_string();
+                if !key.starts_with('#') {
+                    for (prefix, sub) in STOCK_PREFIXES {
+                        if let Some(rest) = value.strip_prefix(prefix) {
+                            value = format!("{}{rest}", root.join(sub).display());
+                        }
+                    }
+                    match key.as_str() {
+                        "nagios_user" => value = uid.to_string(),
+                        "nagios_group" => value = gid.to_string(),
+                        _ => {}
+                    }
+                    if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == key) {
+                        value = v.to_string();
+                    }
+                    line = format!("{key}={value}");
+                    values.entry(key).or_insert(value);
+                }
+            }
+            cfg.push_str(&line);
+            cfg.push('\n');
+        }
+        let path = |key: &str| -> PathBuf {
+            PathBuf::from(values.get(key).unwrap_or_else(|| {
+                panic!("{STOCK_DIR}/nagios.cfg has no {key}: not Debian's stock config?")
+            }))
+        };
+        let conf_d = etc.join("conf.d");
+        let cfg_dirs: Vec<&str> = cfg
+            .lines()
+            .filter_map(|l| l.strip_prefix("cfg_dir="))
+            .collect();
+        assert!(
+            cfg_dirs.iter().any(|d| Path::new(d) == conf_d),
+            "{STOCK_DIR}/nagios.cfg does not read conf.d (cfg_dir lines: {cfg_dirs:?})"
+        );
+        for key in ["check_result_path", "log_archive_path"] {
+            std::fs::create_dir_all(path(key)).unwrap();
+        }
+        for key in ["command_file", "lock_file", "status_file", "log_file"] {
+            std::fs::create_dir_all(path(key).parent().unwrap()).unwrap();
+        }
+        std::fs::create_dir_all(&conf_d).unwrap();
+        let objects_file = conf_d.join("nagbridge.cfg");
+        std::fs::write(&objects_file, objects).unwrap();
+        let main_cfg = etc.join("nagios.cfg");
+        std::fs::write(&main_cfg, cfg).unwrap();
+        StockConfig {
+            main_cfg,
+            objects_file,
+            command_file: path("command_file"),
+            status_file: path("status_file"),
+            log_file: path("log_file"),
+            dir,
+        }
+    }
+
+    /// `nagios4 -v` on Debian's stock config with `objects` in `conf.d`.
+    pub fn verify(objects: &str) -> Verified {
+        let stock = StockConfig::new(objects, &[]);
+        let output = match preflight(&stock.main_cfg) {
+            Ok(o) | Err(o) => o,
+        };
+        let n = |prefix: &str| count_after(&output, prefix).unwrap_or(u32::MAX);
+        let checked = |what: &str| {
+            output
+                .lines()
+                .find_map(|l| {
+                    let l = l.trim().strip_prefix("Checked ")?;
+                    let (n, rest) = l.split_once(' ')?;
+                    (rest == format!("{what}.")).then(|| n.parse().ok())?
+                })
+                .unwrap_or(u32::MAX)
+        };
+        Verified {
+            errors: n("Total Errors:"),
+            warnings: n("Total Warnings:"),
+            services: checked("services"),
+            hosts: checked("hosts"),
+            output,
+        }
     }
 }

@@ -31,8 +31,10 @@ pub use libc::{atoi, strtol};
 pub const DEFAULT_DELIMITER: u8 = b'\t';
 /// send_nsca's default set (record) delimiter: ETB, 0x17 (`^W`).
 pub const DEFAULT_SET_DELIMITER: u8 = 0x17;
-/// send_nsca's default config file, relative to the current directory.
-pub const DEFAULT_CONFIG_FILE: &str = "send_nsca.cfg";
+/// The config file send_nsca reads without `-c`: Debian's `nsca-client` builds it with
+/// `/etc/send_nsca.cfg` (`strings /usr/sbin/send_nsca`; upstream's default is
+/// `<sysconfdir>/send_nsca.cfg`), so a cron line without `-c` reads this file.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/send_nsca.cfg";
 
 #[cfg(test)]
 mod tests;
