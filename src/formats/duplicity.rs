@@ -581,4 +581,80 @@ Errors 0
             let _ = parse_with(body, Some(i32::MIN), &Options::default());
         }
     }
+
+    #[test]
+    fn hostile_numbers() {
+        for v in [
+            "1e308",
+            "-9223372036854775808",
+            "99999999999999999999",
+            "3000000000",
+            "-1",
+            "nan",
+            "1e-400",
+        ] {
+            let body = OK
+                .replace("1795512511.93", v)
+                .replace("1795512513.94", v)
+                .replace("ElapsedTime 2.01", &format!("ElapsedTime {v}"))
+                .replace("SourceFiles 4", &format!("SourceFiles {v}"))
+                .replace(
+                    "TotalDestinationSizeChange 100548",
+                    &format!("TotalDestinationSizeChange {v}"),
+                )
+                .replace("Errors 0", &format!("Errors {v}"));
+            let o = run(&body, None);
+            assert!(
+                matches!(o.status, Status::Success | Status::Warning),
+                "{v}: {o:?}"
+            );
+            if let Some(t) = o.started {
+                assert!((1970..=2200).contains(&chrono::Datelike::year(&t)), "{v}");
+            }
+        }
+        // The same StartTime twice is one run, a different one another run.
+        let twice = format!("{OK}{OK}");
+        assert_eq!(
+            parse_with(&twice, None, &Options::default()).outcomes.len(),
+            1
+        );
+        let other = OK.replace("1795512511.93", "1795599999.00");
+        let two = format!("{OK}{other}");
+        assert_eq!(
+            parse_with(&two, None, &Options::default()).outcomes.len(),
+            2
+        );
+    }
+
+    #[test]
+    fn shapes_without_statistics() {
+        // Retries without an end: unknown, saying so.
+        let o = run(
+            "Attempt 1 failed. SSLError: The read operation timed out\n",
+            None,
+        );
+        assert_eq!(o.status, Status::Unknown);
+        assert!(o.summary.unwrap().contains("1 failed attempt"));
+        // A translated block title.
+        let it = OK.replace("[ Backup Statistics ]", "[ Statistiche del backup ]");
+        assert_eq!(run(&it, None).status, Status::Success);
+        // collection-status and verify.
+        let cs = "Local and Remote metadata are synchronized, no sync needed.\nLast full backup date: Thu May  7 17:25:01 2015\nCollection Status\n-----------------\nNo orphaned or incomplete backup sets found.\n";
+        assert_eq!(run(cs, None).status, Status::Success);
+        let v = "Verify complete: 4 files compared, 1 difference found.\n";
+        assert_eq!(run(v, None).status, Status::Warning);
+        let v = "Verify complete: 4 files compared, 0 differences found.\n";
+        assert_eq!(run(v, Some(0)).status, Status::Success);
+        // A lock held by another duplicity: failure.
+        let lock = "Another duplicity instance is already running with this archive directory\n";
+        assert_eq!(run(lock, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, lock.as_bytes()));
+        // Other wrappers' banners are not a statistics block.
+        assert!(!is_block_start(
+            "----------------[ Duplicity Cleanup ]----------------"
+        ));
+        assert!(is_block_start(
+            "--------------[ Statistiche del backup ]--------------"
+        ));
+    }
 }

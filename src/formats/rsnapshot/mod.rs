@@ -831,4 +831,75 @@ mod tests {
             assert!(p.consumed <= body.len());
         }
     }
+
+    #[test]
+    fn hostile_numbers() {
+        let body = "[2026-11-24T09:28:09] /usr/bin/rsnapshot daily: started
+[2026-11-24T09:28:09] Number of files: 18,446,744,073,709,551,615 (reg: 1)
+[2026-11-24T09:28:09] Number of files: 18446744073709551615
+[2026-11-24T09:28:09] Number of files: 99999999999999999999999
+[2026-11-24T09:28:09] Total transferred file size: 18446744073709551615 bytes
+[2026-11-24T09:28:09] Total transferred file size: 18446744073709551615 bytes
+[2026-11-24T09:28:09] rsync error: x (code 99999999999999999999) at main.c(1)
+[2026-11-24T09:28:09] rsync error: x (code -9223372036854775808) at main.c(1)
+[9999-11-24T09:28:09] x
+[2026-11-24T99:28:09] x
+[2026-11-24T09:28:10] /usr/bin/rsnapshot daily: completed successfully
+Jul 26 16:18:38 rsnapshot[4294967296]: /usr/bin/rsnapshot daily: completed successfully
+Jul 26 16:18:38 rsnapshot[4294967295]: /usr/bin/rsnapshot daily: completed successfully
+";
+        for modified in [
+            "+262000-01-01T00:00:00Z",
+            "-262000-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+        ] {
+            let mut meta = FileMeta::for_path("/var/log/rsnapshot.log");
+            meta.modified = modified.parse().ok();
+            let p = parse_with(body, true, &meta, &job("j"));
+            assert_eq!(p.outcomes.len(), 2, "{:#?}", p.outcomes);
+            assert_eq!(p.outcomes[0].files, Some(u64::MAX));
+            assert_eq!(p.outcomes[0].bytes, Some(u64::MAX));
+            assert_eq!(p.outcomes[0].status, Status::Success);
+        }
+        // Exit codes at the ends of i32 on a console output without a final line.
+        for code in [i32::MIN, i32::MAX, 0, 2] {
+            let meta = FileMeta::for_path("/var/log/x.log");
+            let input = crate::formats::Input {
+                bytes: b"echo 1 > /var/run/rsnapshot.pid\n",
+                meta: &meta,
+                exit_code: Some(code),
+                options: &job("j"),
+                complete: true,
+            };
+            let p = crate::formats::parse(Format::Rsnapshot, &input);
+            assert_eq!(p.outcomes.len(), 1);
+        }
+    }
+
+    #[test]
+    fn syslog_runs_by_pid_and_console() {
+        let body = "Nov 24 02:00:01 backup01 rsnapshot[100]: /usr/bin/rsnapshot daily: ERROR: Lockfile /var/run/rsnapshot.pid exists and so does its process, can not continue
+Nov 24 03:00:01 backup01 rsnapshot[200]: WARNING: /usr/bin/rsnapshot daily: completed, but with some warnings
+Nov 24 03:00:02 backup01 CRON[201]: (root) CMD (something else)
+Nov 24 04:00:01 backup01 rsnapshot[300]: /usr/bin/rsnapshot weekly: completed successfully
+";
+        let p = run(body, true);
+        assert_eq!(
+            jobs(&p.outcomes),
+            [
+                ("daily", Status::Failure),
+                ("daily", Status::Warning),
+                ("weekly", Status::Success)
+            ]
+        );
+        // Console at verbose 2: nothing but a warning; no exit code.
+        let p = run("WARNING: Some files and/or directories in /home/ only transferred partially during rsync operation\n", true);
+        assert_eq!(p.outcomes[0].status, Status::Warning);
+        // Console at verbose 3 without errors and without an exit code: unknown.
+        let p = run(
+            "echo 1 > /var/run/rsnapshot.pid\nrm -f /var/run/rsnapshot.pid\n",
+            true,
+        );
+        assert_eq!(p.outcomes[0].status, Status::Unknown);
+    }
 }
