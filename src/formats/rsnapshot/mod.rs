@@ -453,8 +453,23 @@ fn no_run(input: &Input<'_>) -> Outcome {
 pub fn looks_like(input: &Input<'_>) -> bool {
     let text = String::from_utf8_lossy(head(input.bytes));
     let mut score = 0;
+    // The console at `verbose` 3: the lockfile written with `echo PID > file`, removed at the end.
+    let mut lockfiles: Vec<&str> = Vec::new();
     for r in records(text.as_bytes(), true).iter().take(2000) {
         let t = &r.text;
+        if let Some((pid, file)) = t.strip_prefix("echo ").and_then(|x| x.split_once(" > ")) {
+            if !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && lockfiles.len() < 16 {
+                lockfiles.push(file);
+            }
+        }
+        if t.strip_prefix("rm -f ")
+            .is_some_and(|f| lockfiles.contains(&f))
+            || t.starts_with("Setting locale to POSIX \"C\"")
+            || t.ends_with(" not present (yet), nothing to rotate")
+            || t.ends_with(" not present (yet), nothing to delete")
+        {
+            return true;
+        }
         let line = classify(t);
         let strong = match &line {
             Line::Started(inv) | Line::Done(inv, _) | Line::Error(Some(inv), _) => {
