@@ -588,7 +588,10 @@ fn finish(mut run: Run, status: Option<Status>, input: &Input<'_>, why_open: &st
             Status::Failure
         }
         None if !run.errors.is_empty() && !run.had_start && !console => {
-            parts.push("did not start".into());
+            parts.push(
+                "failed with no `started` line (a config error, or the start is before this log)"
+                    .into(),
+            );
             Status::Failure
         }
         None if !run.errors.is_empty() || !rsync_errors.is_empty() => {

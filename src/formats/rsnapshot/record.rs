@@ -356,7 +356,9 @@ pub(super) fn job_of(inv: &str) -> Option<String> {
     let interval = last.filter(|w| !w.contains('/') && !w.contains('='))?;
     let stem = config.map(|c| {
         let name = c.rsplit('/').next().unwrap_or(c);
-        name.strip_suffix(".conf").unwrap_or(name)
+        name.strip_suffix(".conf")
+            .or_else(|| name.strip_suffix(".cfg"))
+            .unwrap_or(name)
     });
     Some(match stem {
         Some(s) if !s.is_empty() && s != "rsnapshot" => format!("{s}-{interval}"),
