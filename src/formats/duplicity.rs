@@ -6,12 +6,18 @@
 //! (`Error accessing possibly locked file`, `Error ... getting delta`), fatal text
 //! (`Giving up after N attempts`, tracebacks), and the rule of the research note: duplicity
 //! exits 0 even with `Errors N`, so `Errors > 0` is a warning; a non-zero exit is a failure.
-//! Each statistics block ends one run. Must not do I/O or read the clock.
+//! Each statistics block ends one run; a block with the StartTime of the run before is the same
+//! run written twice (console and `--log-file` lines appended to one file). The block's title is
+//! translated (`Statistiche del backup`), its keys are not. Without a block: a Python traceback,
+//! `Fatal Error`, `GPGError`, `Giving up after N attempts` or a non-zero exit code is a failure;
+//! a `collection-status` or `verify` that completed is a success; anything else (retries, a
+//! restore in progress, a cut paste) is `unknown`, saying what is missing. Must not do I/O or
+//! read the clock.
 
 use chrono::{DateTime, TimeZone, Utc};
 use nom::bytes::complete::take_while1;
 use nom::character::complete::space1;
-use nom::combinator::{map_res, recognize};
+use nom::combinator::recognize;
 use nom::number::complete::recognize_float;
 use nom::{IResult, Parser};
 
@@ -24,6 +30,8 @@ const BLOCK_START: &str = "--------------[ Backup Statistics ]--------------";
 #[derive(Debug, Default)]
 struct Run {
     stats: bool,
+    /// StartTime as written: the same run's block written twice has the same one.
+    start_raw: Option<String>,
     start: Option<f64>,
     end: Option<f64>,
     elapsed: Option<f64>,
@@ -39,11 +47,43 @@ struct Run {
     dropped: usize,
     fatal: bool,
     canceled: bool,
+    /// A `collection-status` listing or a `verify` summary: the action that ran.
+    action: Option<&'static str>,
+    /// `verify`: differences found.
+    differences: Option<u64>,
+    /// `Attempt N failed` retries seen (a run that later gave up, or is still retrying).
+    retries: usize,
 }
 
 impl Run {
     fn is_empty(&self) -> bool {
-        !self.stats && self.warnings.is_empty() && self.errors.is_empty() && !self.canceled
+        !self.stats
+            && self.warnings.is_empty()
+            && self.errors.is_empty()
+            && !self.canceled
+            && !self.fatal
+            && self.action.is_none()
+            && self.retries == 0
+    }
+
+    /// The same run written a second time (its `--log-file` copy): keep one.
+    fn same_run(&self, other: &Run) -> bool {
+        self.stats && other.stats && self.start_raw.is_some() && self.start_raw == other.start_raw
+    }
+
+    fn merge(&mut self, other: Run) {
+        self.fatal |= other.fatal;
+        self.canceled |= other.canceled;
+        for w in other.warnings {
+            if !self.warnings.contains(&w) {
+                keep(&mut self.warnings, &mut self.dropped, w);
+            }
+        }
+        for e in other.errors {
+            if !self.errors.contains(&e) {
+                keep(&mut self.errors, &mut self.dropped, e);
+            }
+        }
     }
 }
 
@@ -55,8 +95,8 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     let mut cur = Run::default();
     let mut in_block = false;
     for raw in text.lines() {
-        // `--log-file` prefixes message lines with ". ".
-        let line = raw.trim_end_matches('\r');
+        // `--log-file` prefixes message lines with ". "; some pastes wrap lines in backticks.
+        let line = raw.trim_end_matches('\r').trim_matches('`');
         if let Ok((_, level)) = log_header(line) {
             // `--log-file` record header: `WARNING 10 'path'`; the text follows on `. ` lines.
             if level == "ERROR" {
@@ -65,7 +105,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             continue;
         }
         let line = line.strip_prefix(". ").unwrap_or(line).trim();
-        if line == BLOCK_START {
+        if is_block_start(line) {
             in_block = true;
             cur.stats = true;
             continue;
@@ -73,10 +113,17 @@ pub fn parse(input: &Input<'_>) -> Parsed {
         if in_block {
             if line.starts_with("----------") {
                 in_block = false;
-                runs.push(std::mem::take(&mut cur));
+                let run = std::mem::take(&mut cur);
+                match runs.last_mut() {
+                    Some(prev) if prev.same_run(&run) => prev.merge(run),
+                    _ => runs.push(run),
+                }
                 continue;
             }
-            if let Ok((_, (key, value))) = stat_line(line) {
+            if let Ok((_, (key, raw_value, value))) = stat_line(line) {
+                if key == "StartTime" {
+                    cur.start_raw = Some(raw_value.to_string());
+                }
                 stat(&mut cur, key, value);
             }
             continue;
@@ -85,7 +132,10 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     }
     // An unterminated block, or messages of a run that printed no statistics.
     if !cur.is_empty() || runs.is_empty() {
-        runs.push(cur);
+        match runs.last_mut() {
+            Some(prev) if prev.same_run(&cur) => prev.merge(cur),
+            _ => runs.push(cur),
+        }
     }
     let outcomes = runs
         .into_iter()
@@ -94,19 +144,65 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     Parsed::whole(input, outcomes, Format::Duplicity)
 }
 
-/// True when the input has duplicity's statistics block or its typical opening lines.
+/// True when the input has duplicity's statistics block (in any language), its typical
+/// messages, or a traceback / error of duplicity itself.
 pub fn looks_like(input: &Input<'_>) -> bool {
     let head = &input.bytes[..input.bytes.len().min(256 * 1024)];
     let text = String::from_utf8_lossy(head);
     text.lines().take(2000).any(|l| {
+        let l = l.trim_matches('`');
         let l = l.strip_prefix(". ").unwrap_or(l).trim();
-        l == BLOCK_START
+        is_block_start(l)
             || l.starts_with("Last full backup date: ")
+            || l.starts_with("Last full backup is too old")
             || l.starts_with("No signatures found, switching to full backup")
             || l.starts_with("Local and Remote metadata are synchronized")
+            || l.starts_with("Synchronizing remote metadata to local cache")
+            || l.starts_with("Added incremental Backupset (start_time:")
+            || l.starts_with("Using installed duplicity version")
+            || l.starts_with("Import of duplicity.backends.")
+            || (l.starts_with("Using temporary directory ") && l.contains("duplicity-"))
             || (l.starts_with("Attempt of ") && l.contains(" Nr. "))
             || (l.starts_with("Giving up after ") && l.contains(" attempts. "))
+            || l.starts_with("GPGError: GPG Failed")
+            || (l.starts_with("Fatal Error: ")
+                && (l.contains("Backup source host has changed")
+                    || l.contains("Old signatures not found")
+                    || l.contains("Backup source directory has changed")))
+            || l.starts_with("Another duplicity instance is already running")
+            || (l.starts_with("File \"") && l.contains("duplicity"))
+            || (l.contains("Error: Command '['") && l.contains("duplicity"))
+            || l.starts_with("Verify complete: ")
+            || l.starts_with("Found primary backup chain")
     })
+}
+
+/// `--------------[ Backup Statistics ]--------------`, in any language.
+fn is_block_start(l: &str) -> bool {
+    if l == BLOCK_START {
+        return true;
+    }
+    let Some(inner) = l
+        .strip_prefix("-----")
+        .map(|r| r.trim_start_matches('-'))
+        .and_then(|r| r.strip_prefix('['))
+    else {
+        return false;
+    };
+    let Some(title) = inner
+        .trim_end_matches('-')
+        .strip_suffix(']')
+        .filter(|_| inner.ends_with("-----"))
+    else {
+        return false;
+    };
+    let title = title.trim();
+    // Other wrappers' banners (duplicity-backup.sh's `[ Duplicity Cleanup ]`) are not it.
+    title == "Backup Statistics"
+        || (!title.is_empty()
+            && !title.contains("Duplicity")
+            && !title.contains("Disk Use")
+            && (title.contains("statist") || title.contains("Statist")))
 }
 
 /// `--log-file` record header: `NOTICE 1`, `WARNING 10 'path'` -> the level (nom).
@@ -124,14 +220,14 @@ fn log_header(l: &str) -> IResult<&str, &str> {
     .parse(l)
 }
 
-/// `Key 123.45 (human text)` -> (`Key`, 123.45) (nom).
-fn stat_line(l: &str) -> IResult<&str, (&str, f64)> {
+/// `Key 123.45 (human text)` -> (`Key`, `123.45`, 123.45) (nom).
+fn stat_line(l: &str) -> IResult<&str, (&str, &str, f64)> {
     (
         take_while1(|c: char| c.is_ascii_alphanumeric()),
         space1,
-        map_res(recognize(recognize_float), |s: &str| s.parse::<f64>()),
+        recognize(recognize_float),
     )
-        .map(|(k, _, v)| (k, v))
+        .map(|(k, _, v): (&str, &str, &str)| (k, v, v.parse::<f64>().unwrap_or(f64::NAN)))
         .parse(l)
 }
 
@@ -165,12 +261,21 @@ fn message(run: &mut Run, l: &str) {
         || l.starts_with("Warning: ")
     {
         keep(&mut run.warnings, &mut run.dropped, l);
+    } else if (l.starts_with("Attempt ") && l.contains(" failed"))
+        || (l.starts_with("Attempt of ") && l.contains(" Nr. "))
+    {
+        run.retries = run.retries.saturating_add(1);
+        keep(&mut run.warnings, &mut run.dropped, l);
     } else if l.starts_with("Giving up after ")
-        || l.starts_with("Traceback (most recent call last)")
+        || l.starts_with("Traceback (")
         || l.starts_with("BackendException")
         || l.starts_with("GPGError")
         || l.starts_with("Fatal Error")
         || l.starts_with("Error: ")
+        || l.starts_with("Another duplicity instance is already running")
+        || l.starts_with("ModuleNotFoundError: ")
+        || l.starts_with("ImportError: ")
+        || (l.contains("Error: Command '[") && l.contains("duplicity"))
     {
         run.fatal = true;
         if !l.starts_with("Traceback") {
@@ -181,12 +286,28 @@ fn message(run: &mut Run, l: &str) {
     } else if run.fatal && run.errors.is_empty() && l.contains("Error") {
         // The exception line at the end of a traceback.
         keep(&mut run.errors, &mut run.dropped, l);
+    } else if l.starts_with("Collection Status")
+        || l.starts_with("Found primary backup chain")
+        || l.starts_with("Type of backup set:")
+        || l.starts_with("Total number of backup:")
+        || l.starts_with("No orphaned or incomplete backup sets found")
+    {
+        run.action = Some("collection-status");
+    } else if let Some(rest) = l.strip_prefix("Verify complete: ") {
+        run.action = Some("verify");
+        // `Verify complete: 4 files compared, 0 differences found.`
+        run.differences = rest
+            .split(", ")
+            .nth(1)
+            .and_then(|d| d.split_whitespace().next())
+            .and_then(|n| n.parse().ok());
     }
 }
 
 fn epoch(t: Option<f64>) -> Option<DateTime<Utc>> {
     let t = t?;
-    if !t.is_finite() || !(0.0..1e11).contains(&t) {
+    // 1970 ..= 2200
+    if !t.is_finite() || !(0.0..7_258_118_400.0).contains(&t) {
         return None;
     }
     Utc.timestamp_millis_opt((t * 1000.0) as i64).single()
@@ -197,7 +318,9 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     o.tool = Some("duplicity".into());
     o.started = epoch(run.start);
     o.finished = epoch(run.end).or(input.meta.modified);
-    o.duration_s = run.elapsed.filter(|d| d.is_finite() && *d >= 0.0);
+    o.duration_s = run
+        .elapsed
+        .filter(|d| d.is_finite() && (0.0..1e10).contains(d));
     o.files = run.source_files;
     o.bytes = run.size_change;
     let code = input.exit_code.filter(|&c| c != 0);
@@ -215,17 +338,38 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     } else if run.fatal {
         Status::Failure
     } else if !run.stats {
-        if run.errors.is_empty() && run.warnings.is_empty() {
+        if let Some(action) = run.action {
+            parts.push(format!("{action} completed"));
+            match run.differences {
+                Some(d) if d > 0 => {
+                    parts.push(format!("{d} differences found"));
+                    Status::Warning
+                }
+                _ => Status::Success,
+            }
+        } else if input.exit_code == Some(0) {
+            parts.push("duplicity exited with code 0 (no statistics block)".into());
+            Status::Success
+        } else if run.errors.is_empty() && run.warnings.is_empty() && !run.canceled {
             let mut u = Outcome::unknown(
                 &input.options.job,
                 &input.meta.path,
-                "no duplicity statistics block (was this a backup run?)",
+                "no duplicity statistics block and no exit code (was this a backup run? cut?)",
             );
             u.tool = Some("duplicity".into());
             return u;
+        } else {
+            parts.push(if run.retries > 0 {
+                format!(
+                    "no statistics block and no final line after {} failed attempt{} (still retrying, or the output is cut)",
+                    run.retries,
+                    if run.retries == 1 { "" } else { "s" }
+                )
+            } else {
+                "no statistics block and no exit code: cannot tell how it ended".into()
+            });
+            Status::Unknown
         }
-        parts.push("no statistics block".into());
-        Status::Failure
     } else if errors > 0 {
         Status::Warning
     } else {
@@ -436,5 +580,81 @@ Errors 0
             let _ = parse_with(body, None, &Options::default());
             let _ = parse_with(body, Some(i32::MIN), &Options::default());
         }
+    }
+
+    #[test]
+    fn hostile_numbers() {
+        for v in [
+            "1e308",
+            "-9223372036854775808",
+            "99999999999999999999",
+            "3000000000",
+            "-1",
+            "nan",
+            "1e-400",
+        ] {
+            let body = OK
+                .replace("1795512511.93", v)
+                .replace("1795512513.94", v)
+                .replace("ElapsedTime 2.01", &format!("ElapsedTime {v}"))
+                .replace("SourceFiles 4", &format!("SourceFiles {v}"))
+                .replace(
+                    "TotalDestinationSizeChange 100548",
+                    &format!("TotalDestinationSizeChange {v}"),
+                )
+                .replace("Errors 0", &format!("Errors {v}"));
+            let o = run(&body, None);
+            assert!(
+                matches!(o.status, Status::Success | Status::Warning),
+                "{v}: {o:?}"
+            );
+            if let Some(t) = o.started {
+                assert!((1970..=2200).contains(&chrono::Datelike::year(&t)), "{v}");
+            }
+        }
+        // The same StartTime twice is one run, a different one another run.
+        let twice = format!("{OK}{OK}");
+        assert_eq!(
+            parse_with(&twice, None, &Options::default()).outcomes.len(),
+            1
+        );
+        let other = OK.replace("1795512511.93", "1795599999.00");
+        let two = format!("{OK}{other}");
+        assert_eq!(
+            parse_with(&two, None, &Options::default()).outcomes.len(),
+            2
+        );
+    }
+
+    #[test]
+    fn shapes_without_statistics() {
+        // Retries without an end: unknown, saying so.
+        let o = run(
+            "Attempt 1 failed. SSLError: The read operation timed out\n",
+            None,
+        );
+        assert_eq!(o.status, Status::Unknown);
+        assert!(o.summary.unwrap().contains("1 failed attempt"));
+        // A translated block title.
+        let it = OK.replace("[ Backup Statistics ]", "[ Statistiche del backup ]");
+        assert_eq!(run(&it, None).status, Status::Success);
+        // collection-status and verify.
+        let cs = "Local and Remote metadata are synchronized, no sync needed.\nLast full backup date: Thu May  7 17:25:01 2015\nCollection Status\n-----------------\nNo orphaned or incomplete backup sets found.\n";
+        assert_eq!(run(cs, None).status, Status::Success);
+        let v = "Verify complete: 4 files compared, 1 difference found.\n";
+        assert_eq!(run(v, None).status, Status::Warning);
+        let v = "Verify complete: 4 files compared, 0 differences found.\n";
+        assert_eq!(run(v, Some(0)).status, Status::Success);
+        // A lock held by another duplicity: failure.
+        let lock = "Another duplicity instance is already running with this archive directory\n";
+        assert_eq!(run(lock, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, lock.as_bytes()));
+        // Other wrappers' banners are not a statistics block.
+        assert!(!is_block_start(
+            "----------------[ Duplicity Cleanup ]----------------"
+        ));
+        assert!(is_block_start(
+            "--------------[ Statistiche del backup ]--------------"
+        ));
     }
 }
