@@ -43,4 +43,4 @@ pub fn looks_like(input: &Input<'_>) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -124,3 +124,9 @@ fn text_detection_is_specific() {
     let o = single(Format::Xo, "/x.txt", b"hello", None, &job("x"));
     assert_eq!(o.status, Status::Unknown);
 }
+
+/// Every number of every fixture (and the real corpus) replaced by hostile values: no panic.
+#[test]
+fn number_mutation_sweep() {
+    crate::formats::pgbackrest::tests::sweep("xo", Format::Xo);
+}
