@@ -17,9 +17,22 @@ use crate::outcome::Item;
 
 const MAX_MESSAGES: usize = 50;
 
+/// The xo-server API namespaces whose calls a legacy job log names (`vm.rollingDeltaBackup`).
+const XO_API: &[&str] = &[
+    "vm",
+    "backupNg",
+    "backup",
+    "job",
+    "metadataBackup",
+    "sr",
+    "pool",
+];
+
 /// A line without markdown decoration: `## `, `- `, `**`, `*`, `_`, surrounding spaces.
 fn clean(l: &str) -> String {
-    let t = l.trim().trim_start_matches(['#', '-', '>', ' ']);
+    let t = l
+        .trim()
+        .trim_start_matches(['#', '-', '>', ' ', '\t', '•', '*']);
     t.replace("**", "").replace('*', "").trim().to_string()
 }
 
@@ -82,7 +95,8 @@ fn shape(text: &[u8]) -> Option<Shape> {
         .filter(|l| !l.is_empty())
         .collect();
     if let [first, second, ..] = nonempty.as_slice() {
-        if is_method(first.trim()) && second.trim() == "{" {
+        let known = first.split('.').next().is_some_and(|p| XO_API.contains(&p));
+        if known && is_method(first.trim()) && second.trim() == "{" {
             return Some(Shape::CallLog);
         }
     }
