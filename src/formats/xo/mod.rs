@@ -7,13 +7,18 @@
 //! unknown status values tolerated), the status mapping of the note (success with warnings
 //! anywhere in the tree -> warning, skipped -> warning, failure and interrupted -> failure,
 //! pending -> no outcome yet), retried VM attempts (the last attempt for a VM wins), transfer
-//! sizes (`transfer` tasks' `result.size`) and the deepest failing message. Must not do I/O.
+//! sizes (`transfer` tasks' `result.size`) and the deepest failing message. A log cut before its
+//! end is read by [`cut`], the text shapes (report emails, legacy logs, the web UI's log copied as
+//! text) by [`text`]. Must not do I/O.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
+
+mod cut;
+mod text;
 
 use super::common::{head, trim};
 use super::{Format, Input, Parsed};
@@ -134,17 +139,48 @@ fn millis(v: Option<&Value>) -> Option<DateTime<Utc>> {
         Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
+    // 1970..=2200: anything else is not a real time.
+    if !(0..=MAX_MILLIS).contains(&ms) {
+        return None;
+    }
     Utc.timestamp_millis_opt(ms).single()
 }
 
-/// Parse XO backup logs (one, an array, a map by run id, or JSON lines).
+/// 2200-01-01T00:00:00Z in milliseconds.
+const MAX_MILLIS: i64 = 7_258_118_400_000;
+
+/// Parse XO backup logs (one, an array, a map by run id, or JSON lines; a log cut before its
+/// end), or one of XO's text shapes ([`text`]).
 pub fn parse(input: &Input<'_>) -> Parsed {
     let bytes = trim(input.bytes);
-    match serde_json::from_slice::<Value>(bytes) {
+    if !matches!(bytes.first(), Some(b'{' | b'[')) {
+        return text::parse(input);
+    }
+    let parsed = serde_json::from_slice::<Value>(bytes);
+    if parsed.is_err() && text::looks_like(head(bytes)) {
+        // e.g. a report whose subject line starts with `[Xen Orchestra]`
+        return text::parse(input);
+    }
+    match parsed {
         Ok(v) => {
             let mut outcomes = Vec::new();
+            let mut pending: Option<String> = None;
             for log in logs(v) {
+                if pending.is_none() && text(log.get("status")).as_deref() == Some("pending") {
+                    pending = Some(
+                        text(log.get("jobName"))
+                            .or_else(|| text(log.get("jobId")))
+                            .unwrap_or_else(|| input.options.job.clone()),
+                    );
+                }
                 outcomes.extend(outcome(log, input));
+            }
+            if let (true, Some(job)) = (outcomes.is_empty(), pending) {
+                // Only runs still pending: say so once (with finished runs, they wait).
+                let mut o = Outcome::new(job, Status::Unknown);
+                o.tool = Some(TOOL.into());
+                o.summary = Some("still running (pending, no end yet): result not known".into());
+                outcomes.push(o);
             }
             Parsed::whole(input, outcomes, Format::Xo)
         }
@@ -153,6 +189,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             consumed: 0,
             format: Some(Format::Xo),
         },
+        Err(e) if e.is_eof() => Parsed::whole(input, vec![cut::outcome(input, bytes)], Format::Xo),
         Err(e) if !bytes.contains(&b'\n') => Parsed::whole(
             input,
             vec![Outcome::unknown(
@@ -217,15 +254,17 @@ fn is_log(o: &serde_json::Map<String, Value>) -> bool {
     o.contains_key("status") || o.contains_key("tasks") || o.contains_key("jobId")
 }
 
-/// True for XO backup log JSON (or JSON lines).
+/// True for XO backup log JSON (or JSON lines, or a log cut before its end), or one of XO's text
+/// shapes ([`text::looks_like`]).
 pub fn looks_like(input: &Input<'_>) -> bool {
     let t = trim(head(input.bytes));
     let starts_json = matches!(t.first(), Some(b'{' | b'['));
     let has = |needle: &[u8]| t.windows(needle.len()).any(|w| w == needle);
-    starts_json
+    (starts_json
         && has(b"\"jobId\"")
         && has(b"\"status\"")
-        && (has(b"\"tasks\"") || has(b"\"start\""))
+        && (has(b"\"tasks\"") || has(b"\"start\"")))
+        || text::looks_like(t)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,10 +369,8 @@ fn outcome(value: Value, input: &Input<'_>) -> Option<Outcome> {
     o.tool = Some(TOOL.into());
     o.started = millis(log.start.as_ref());
     o.finished = millis(log.end.as_ref());
-    if let (Some(s), Some(e)) = (log.start.as_ref(), log.end.as_ref()) {
-        if let (Some(s), Some(e)) = (s.as_f64(), e.as_f64()) {
-            o.duration_s = Some(((e - s) / 1000.0).max(0.0));
-        }
+    if let (Some(s), Some(e)) = (o.started, o.finished) {
+        o.duration_s = Some(((e - s).num_milliseconds().max(0)) as f64 / 1000.0);
     }
 
     let (item_tasks, other_tasks) = split_tasks(&log);
@@ -482,3 +519,6 @@ fn push(v: &mut Vec<String>, s: String) {
         v.push(s);
     }
 }
+
+#[cfg(test)]
+mod tests;

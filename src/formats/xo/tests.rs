@@ -1,0 +1,132 @@
+//! Unit tests of the XO parser: hostile numbers, cut logs, pending runs, text shapes.
+
+use super::*;
+use crate::formats::test_support::{job, looks, single};
+
+#[test]
+fn hostile_numbers() {
+    let body = br#"{"jobId":"j","jobName":"n","status":"success","start":-9223372036854775808,"end":9223372036854775807,"tasks":[{"data":{"type":"VM","id":"a"},"status":"success","tasks":[{"message":"transfer","status":"success","result":{"size":18446744073709551615}},{"message":"transfer","status":"success","result":{"size":18446744073709551615}}]},{"data":{"type":"VM","id":"b"},"status":"success","start":1e308,"end":-1e308,"tasks":[{"message":"transfer","status":"success","result":{"size":1e308}}]}]}"#;
+    let o = single(Format::Xo, "/x.json", body, None, &job("x"));
+    assert_eq!(o.status, Status::Success);
+    assert_eq!(o.bytes, Some(u64::MAX));
+    assert_eq!((o.started, o.finished, o.duration_s), (None, None, None));
+    let body = br#"{"jobId":"j","status":"failure","start":"99999999999999999999","end":3000000000000000}"#;
+    let o = single(Format::Xo, "/x.json", body, None, &job("x"));
+    assert_eq!((o.started, o.finished), (None, None));
+    // Cut logs with hostile numbers.
+    let cut =
+        br#"{"jobId":"j","status":"failure","start":99999999999999999999999,"end":-1,"tasks":[{"#;
+    let o = single(Format::Xo, "/x.json", cut, None, &job("x"));
+    assert_eq!(
+        (o.status, o.started, o.finished),
+        (Status::Failure, None, None)
+    );
+}
+
+#[test]
+fn cut_log_reads_the_root() {
+    let cut = b"{\n  \"jobId\": \"j1\",\n  \"jobName\": \"nightly\",\n  \"status\": \"failure\",\n  \"start\": 1698410552375,\n  \"tasks\": [\n    {\n      \"status\": \"success\",\n      \"result\": {\n        \"code\": \"MESSAGE_METHOD_UNKNOWN\",\n        \"params\": [\n          \"OpaqueRef:8";
+    let o = single(Format::Xo, "/x.json", cut, None, &job("x"));
+    assert_eq!((o.job.as_str(), o.status), ("nightly", Status::Failure));
+    assert!(o.summary.unwrap().contains("log cut before its end"));
+    // Cut before the status: unknown.
+    let o = single(
+        Format::Xo,
+        "/x.json",
+        b"{\"jobId\": \"j1\", \"sta",
+        None,
+        &job("x"),
+    );
+    assert_eq!(o.status, Status::Unknown);
+}
+
+#[test]
+fn only_pending_runs_are_unknown_once() {
+    let body = br#"[{"jobId":"j","jobName":"n","status":"pending","start":1,"tasks":[]}]"#;
+    let o = single(Format::Xo, "/x.json", body, None, &job("x"));
+    assert_eq!((o.job.as_str(), o.status), ("n", Status::Unknown));
+    assert!(o.summary.unwrap().contains("pending"));
+}
+
+#[test]
+fn backup_report_markdown() {
+    let md = "\
+[Xen Orchestra] Failure − Backup report for nightly-vms
+## Global status: failure 🚨
+
+- **Job ID**: 53015352-3016-4d46-9e0f-d256b2a2723f
+- **Run ID**: 1635906129824
+- **Mode**: delta
+- **Start time**: Wednesday, November 3rd 2021, 3:22:09 am
+- **Successes**: 1 / 2
+
+---
+
+## 1 Failure
+
+### db01
+
+- **UUID**: f16b791e-554f-9916-22c1-fb99840a553b
+- **Error**: all targets have failed, step: writer.beforeBackup()
+
+## 1 Success
+
+### web01
+
+- **UUID**: 7c238b30-0d55-6c68-fdba-95a18e35eaba
+";
+    assert!(looks(looks_like, md.as_bytes()));
+    let o = single(Format::Xo, "/r.txt", md.as_bytes(), None, &job("x"));
+    assert_eq!((o.job.as_str(), o.status), ("nightly-vms", Status::Failure));
+    assert_eq!(
+        o.errors,
+        ["db01: all targets have failed, step: writer.beforeBackup()"]
+    );
+    let items: Vec<_> = o
+        .items
+        .iter()
+        .map(|i| (i.name.as_str(), i.status))
+        .collect();
+    assert_eq!(
+        items,
+        [("db01", Status::Failure), ("web01", Status::Success)]
+    );
+    let ok = md
+        .replace("failure 🚨", "success")
+        .replace("1 / 2", "2 / 2");
+    let ok = ok.replace(
+        "- **Error**: all targets have failed, step: writer.beforeBackup()\n",
+        "",
+    );
+    assert_eq!(
+        single(Format::Xo, "/r.txt", ok.as_bytes(), None, &job("x")).status,
+        Status::Success
+    );
+    let skipped = "Global status: skipped\nmode: delta\n";
+    assert_eq!(
+        single(Format::Xo, "/r.txt", skipped.as_bytes(), None, &job("x")).status,
+        Status::Warning
+    );
+}
+
+#[test]
+fn text_detection_is_specific() {
+    for other in [
+        "INFO: starting new backup job: vzdump 100\nINFO: Finished Backup of VM 100 (00:00:10)\n",
+        "status: ok\nStart: yesterday\n",
+        "Snapshot\n",
+        "vm.rollingBackup\nnot json\n",
+        "2026-11-24 08:12:03.676 P00   INFO: backup command begin 2.45: --stanza=demo\n",
+        "",
+    ] {
+        assert!(!looks(looks_like, other.as_bytes()), "{other:?}");
+    }
+    let o = single(Format::Xo, "/x.txt", b"hello", None, &job("x"));
+    assert_eq!(o.status, Status::Unknown);
+}
+
+/// Every number of every fixture (and the real corpus) replaced by hostile values: no panic.
+#[test]
+fn number_mutation_sweep() {
+    crate::formats::pgbackrest::tests::sweep("xo", Format::Xo);
+}

@@ -1,0 +1,381 @@
+//! Xen Orchestra's text shapes, as users paste them:
+//! * the backup-reports plugin's report (markdown or the rendered email): `## Global status:
+//!   failure`, `- **Successes**: 0 / 1`, `### <vm>` sections with `- **Error**: ...`, and the
+//!   subject `[Xen Orchestra] Failure − Backup report for <job>`;
+//! * the 2016 report email (`VM : name`, `Status: Fail`) and the 2017 Slack report of legacy jobs
+//!   (`vm.rollingBackup:` blocks ending with ` true` or an error line);
+//! * the job log of a failed legacy call (`vm.rollingDeltaBackup`, params JSON, error JSON whose
+//!   `stack` holds raw newlines);
+//! * the detailed log of the web UI copied as text (`Snapshot`, `transfer`, `Start: ...`,
+//!   `Error: ...`).
+//!
+//! Owns: their detection and one outcome per report. Must not do I/O.
+
+use super::super::common::lines;
+use super::{Format, Input, Outcome, Parsed, Status, TOOL};
+use crate::outcome::Item;
+
+const MAX_MESSAGES: usize = 50;
+
+/// The xo-server API namespaces whose calls a legacy job log names (`vm.rollingDeltaBackup`).
+const XO_API: &[&str] = &[
+    "vm",
+    "backupNg",
+    "backup",
+    "job",
+    "metadataBackup",
+    "sr",
+    "pool",
+];
+
+/// A line without markdown decoration: `## `, `- `, `**`, `*`, `_`, surrounding spaces.
+fn clean(l: &str) -> String {
+    let t = l
+        .trim()
+        .trim_start_matches(['#', '-', '>', ' ', '\t', '•', '*']);
+    t.replace("**", "").replace('*', "").trim().to_string()
+}
+
+/// `key: value` of a cleaned line, the key compared case-insensitively.
+fn field<'a>(l: &'a str, key: &str) -> Option<&'a str> {
+    let (k, v) = l.split_once(':')?;
+    k.trim().eq_ignore_ascii_case(key).then(|| v.trim())
+}
+
+fn is_method(l: &str) -> bool {
+    let mut parts = l.split('.');
+    let first = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    first.bytes().next().is_some_and(|c| c.is_ascii_lowercase())
+        && first.bytes().all(|c| c.is_ascii_alphanumeric())
+        && !rest.is_empty()
+        && rest
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_alphanumeric()))
+}
+
+enum Shape {
+    Report,
+    Email2016,
+    Slack,
+    CallLog,
+    WebLog,
+}
+
+fn shape(text: &[u8]) -> Option<Shape> {
+    let ls: Vec<String> = lines(text).take(2000).map(|(_, l)| l).collect();
+    let cleaned: Vec<String> = ls.iter().map(|l| clean(l)).collect();
+    if cleaned.iter().any(|l| {
+        field(l, "Global status").is_some_and(|v| {
+            let w = v
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            matches!(
+                w.as_str(),
+                "success" | "failure" | "skipped" | "interrupted" | "pending"
+            )
+        })
+    }) {
+        return Some(Shape::Report);
+    }
+    let has = |key: &str| cleaned.iter().any(|l| field(l, key).is_some());
+    if has("UUID")
+        && has("Start time")
+        && cleaned.iter().any(|l| {
+            field(l, "Status").is_some_and(|v| v.starts_with("Fail") || v.starts_with("Success"))
+        })
+    {
+        return Some(Shape::Email2016);
+    }
+    let nonempty: Vec<&str> = ls
+        .iter()
+        .map(|l| l.trim_end())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let [first, second, ..] = nonempty.as_slice() {
+        let known = first.split('.').next().is_some_and(|p| XO_API.contains(&p));
+        if known && is_method(first.trim()) && second.trim() == "{" {
+            return Some(Shape::CallLog);
+        }
+    }
+    if ls.iter().any(|l| {
+        l.trim_end()
+            .strip_suffix(':')
+            .is_some_and(|m| is_method(m.trim()))
+    }) && has("tag")
+    {
+        return Some(Shape::Slack);
+    }
+    let trimmed = |w: &str| ls.iter().any(|l| l.trim() == w);
+    if (trimmed("transfer") || trimmed("Snapshot"))
+        && ls.iter().any(|l| l.starts_with("Start: "))
+        && ls.iter().any(|l| l.starts_with("End: "))
+    {
+        return Some(Shape::WebLog);
+    }
+    None
+}
+
+/// True for one of the text shapes.
+pub(super) fn looks_like(head: &[u8]) -> bool {
+    shape(head).is_some()
+}
+
+fn new_outcome(input: &Input<'_>, job: Option<String>, status: Status) -> Outcome {
+    let mut o = Outcome::new(job.unwrap_or_else(|| input.options.job.clone()), status);
+    o.tool = Some(TOOL.into());
+    o.finished = input.meta.modified;
+    o
+}
+
+fn push(v: &mut Vec<String>, s: String) {
+    if v.len() < MAX_MESSAGES {
+        v.push(s);
+    }
+}
+
+/// `a / b` -> (a, b)
+fn ratio(v: &str) -> Option<(u64, u64)> {
+    let (a, b) = v.split_once('/')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+}
+
+/// The backup-reports plugin's report.
+fn report(input: &Input<'_>) -> Outcome {
+    let mut global = String::new();
+    let mut job = None;
+    let mut successes = None;
+    let mut errors = Vec::new();
+    let mut current_vm: Option<String> = None;
+    let mut items: Vec<Item> = Vec::new();
+    for (_, raw) in lines(input.bytes) {
+        if let Some(at) = raw.find("Backup report for ") {
+            let name = raw[at + "Backup report for ".len()..]
+                .trim()
+                .trim_end_matches(|c: char| !c.is_ascii() || c.is_whitespace())
+                .to_string();
+            if !name.is_empty() {
+                job = Some(name);
+            }
+        }
+        let l = clean(&raw);
+        if let Some(v) = field(&l, "Global status") {
+            global = v
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+        } else if let Some(v) = field(&l, "Successes") {
+            successes = ratio(v);
+        } else if let Some(v) = field(&l, "Error") {
+            let m = match &current_vm {
+                Some(vm) => format!("{vm}: {v}"),
+                None => v.to_string(),
+            };
+            push(&mut errors, m);
+            if let Some(it) = items.last_mut() {
+                it.status = Status::Failure;
+                it.message = Some(v.to_string());
+            }
+        } else if raw.trim_start().starts_with("### ") {
+            let name = raw.trim_start()[4..].trim().to_string();
+            current_vm = Some(name.clone());
+            items.push(Item {
+                name,
+                status: Status::Success,
+                bytes: None,
+                message: None,
+            });
+        }
+    }
+    let all_ok = successes.is_some_and(|(a, b)| b > 0 && a == b);
+    let status = match global.as_str() {
+        "success" => Status::Success,
+        "skipped" => Status::Warning,
+        // XO marked the job interrupted although every VM was saved.
+        "interrupted" if all_ok => Status::Warning,
+        "interrupted" | "failure" => Status::Failure,
+        _ => Status::Unknown,
+    };
+    let mut o = new_outcome(input, job, status);
+    o.items = items;
+    o.errors = errors;
+    let ok = successes.map_or(String::new(), |(a, b)| format!(", {a} of {b} VMs ok"));
+    o.summary = Some(format!("global status {global}{ok}"));
+    if status == Status::Warning && global == "interrupted" {
+        o.warnings
+            .push("job marked interrupted although all VMs succeeded".into());
+    }
+    if status == Status::Failure && o.errors.is_empty() {
+        o.errors.push(format!("global status {global}"));
+    }
+    o
+}
+
+/// The 2016 report email: `VM : name` then `Status: Fail` per VM.
+fn email_2016(input: &Input<'_>) -> Outcome {
+    let mut items = Vec::new();
+    let mut vm = String::from("VM");
+    for (_, raw) in lines(input.bytes) {
+        let l = clean(&raw);
+        if let Some(v) = field(&l, "VM") {
+            vm = v.trim_matches('*').to_string();
+        } else if let Some(v) = field(&l, "Status") {
+            let status = if v.starts_with("Success") {
+                Status::Success
+            } else {
+                Status::Failure
+            };
+            items.push(Item {
+                name: vm.clone(),
+                status,
+                bytes: None,
+                message: None,
+            });
+        } else if let Some(v) = field(&l, "Error") {
+            if let Some(it) = items.last_mut() {
+                it.message = Some(v.to_string());
+            }
+        }
+    }
+    let status = items.iter().fold(Status::Success, |a, i| a.worst(i.status));
+    let mut o = new_outcome(input, None, status);
+    for it in items.iter().filter(|i| i.status == Status::Failure) {
+        let m = it.message.as_deref().unwrap_or("status Fail");
+        push(&mut o.errors, format!("{}: {m}", it.name));
+    }
+    let ok = items.iter().filter(|i| i.status == Status::Success).count();
+    o.summary = Some(format!("{ok} of {} VMs ok", items.len()));
+    o.items = items;
+    o
+}
+
+/// The 2017 Slack report: `vm.rollingBackup:` blocks, each ending with ` true` or an error.
+fn slack(input: &Input<'_>) -> Outcome {
+    let mut items: Vec<Item> = Vec::new();
+    for (_, raw) in lines(input.bytes) {
+        let t = raw.trim();
+        if raw
+            .trim_end()
+            .strip_suffix(':')
+            .is_some_and(|m| is_method(m.trim()))
+        {
+            items.push(Item {
+                name: t.trim_end_matches(':').to_string(),
+                status: Status::Unknown,
+                bytes: None,
+                message: None,
+            });
+            continue;
+        }
+        let Some(it) = items.last_mut() else { continue };
+        if let Some(v) = field(t, "VM").filter(|_| !raw.starts_with(' ')) {
+            it.name = v.to_string();
+        } else if raw.starts_with(' ') && !t.is_empty() && it.status == Status::Unknown {
+            if t == "true" {
+                it.status = Status::Success;
+            } else {
+                it.status = Status::Failure;
+                it.message = Some(t.to_string());
+            }
+        }
+    }
+    let status = if items.is_empty() {
+        Status::Unknown
+    } else {
+        items.iter().fold(Status::Success, |a, i| a.worst(i.status))
+    };
+    let mut o = new_outcome(input, None, status);
+    for it in items.iter().filter(|i| i.status == Status::Failure) {
+        let m = it.message.as_deref().unwrap_or("failed");
+        push(&mut o.errors, format!("{}: {m}", it.name));
+    }
+    let ok = items.iter().filter(|i| i.status == Status::Success).count();
+    o.summary = Some(format!("{ok} of {} VM backups ok", items.len()));
+    o.items = items;
+    o
+}
+
+/// A legacy job log: the method, its params, then the error (or nothing).
+fn call_log(input: &Input<'_>) -> Outcome {
+    let mut method = String::new();
+    let mut closed_params = false;
+    let mut error = None;
+    for (_, raw) in lines(input.bytes) {
+        if method.is_empty() {
+            if !raw.trim().is_empty() {
+                method = raw.trim().to_string();
+            }
+            continue;
+        }
+        if !closed_params {
+            closed_params = raw.trim_end() == "}";
+            continue;
+        }
+        let t = raw.trim();
+        if let Some(m) = t.strip_prefix("\"message\":") {
+            let m = m.trim().trim_end_matches(',').trim_matches('"');
+            error = Some(m.to_string());
+            break;
+        }
+    }
+    match error {
+        Some(e) => {
+            let mut o = new_outcome(input, None, Status::Failure);
+            o.summary = Some(format!("{method} failed: {e}"));
+            o.errors.push(e);
+            o
+        }
+        None => {
+            let mut o = new_outcome(input, None, Status::Unknown);
+            o.summary = Some(format!("{method}: the log shows no result"));
+            o
+        }
+    }
+}
+
+/// The web UI's detailed log copied as text.
+fn web_log(input: &Input<'_>) -> Outcome {
+    let mut errors = Vec::new();
+    let mut ended = false;
+    for (_, raw) in lines(input.bytes) {
+        if let Some(e) = raw.strip_prefix("Error: ") {
+            push(&mut errors, e.trim().to_string());
+        }
+        ended |= raw.starts_with("End: ");
+    }
+    let status = if !errors.is_empty() {
+        Status::Failure
+    } else if ended {
+        Status::Success
+    } else {
+        Status::Unknown
+    };
+    let mut o = new_outcome(input, None, status);
+    o.summary = Some(match errors.first() {
+        Some(e) => format!("failed: {e}"),
+        None if ended => "all steps ended without error".into(),
+        None => "no step shows an end".into(),
+    });
+    o.errors = errors;
+    o
+}
+
+/// Parse one of the text shapes; anything else is one unknown outcome.
+pub(super) fn parse(input: &Input<'_>) -> Parsed {
+    let o = match shape(super::super::common::head(input.bytes)) {
+        Some(Shape::Report) => report(input),
+        Some(Shape::Email2016) => email_2016(input),
+        Some(Shape::Slack) => slack(input),
+        Some(Shape::CallLog) => call_log(input),
+        Some(Shape::WebLog) => web_log(input),
+        None => Outcome::unknown(
+            &input.options.job,
+            &input.meta.path,
+            "not an xo backup log (neither JSON nor a known report)",
+        ),
+    };
+    Parsed::whole(input, vec![o], Format::Xo)
+}
