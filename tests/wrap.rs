@@ -77,7 +77,11 @@ fn exit_code_is_kept_and_the_outcome_reaches_the_daemon() {
     );
     assert!(lines[0].contains("\\nerror: disk full\\n"), "{}", lines[0]);
     // The command's arguments (which may carry a password) never reach Nagios.
-    assert!(!lines[0].contains("exit 3") && !lines[0].contains(">&2"), "{}", lines[0]);
+    assert!(
+        !lines[0].contains("exit 3") && !lines[0].contains(">&2"),
+        "{}",
+        lines[0]
+    );
     assert!(
         lines[1].starts_with(
             "PROCESS_SERVICE_CHECK_RESULT;backup01;backup db;0;OK: db succeeded, 42 B"

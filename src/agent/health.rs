@@ -251,7 +251,7 @@ mod tests {
         let o = h.heartbeat(Utc::now());
         assert_eq!(o.status, Status::Warning);
         let s = o.summary.unwrap();
-        assert!(s.starts_with("nsca 127.0.0.1:5667 delivery failing (3 pending): nsca: connection refused (+4 more problems below)"), "{s}");
+        assert!(s.starts_with("nsca 127.0.0.1:5667 delivery failing (3 pending): nsca: connection refused (+5 more problems below)"), "{s}");
         let all = o.warnings.join("\n");
         for needle in [
             "watch /var/log/gone: does not exist",

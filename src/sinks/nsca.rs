@@ -365,14 +365,17 @@ mod tests {
     }
 
     #[test]
-    fn nsca_sink_invalid_names_are_permanent() {
-        // A template that fills to nothing leaves an empty host: permanent for that entry.
+    fn nsca_sink_empty_host_is_the_agent_host() {
+        // A template that fills to nothing (or a result with "host": "") would be dropped by
+        // Nagios: the agent's own host is used instead, never a quarantine.
         let s = sink(|c| c.host_template = "{source}".into());
-        let e = s
-            .validate(&entry(Outcome::new("j", Status::Success)))
-            .unwrap_err();
-        assert!(!e.retryable);
-        assert!(e.message.contains("host name is empty"), "{}", e.message);
+        let e = entry(Outcome::new("j", Status::Success));
+        s.validate(&e).unwrap();
+        assert_eq!(s.check_for(&e).unwrap().host, s.config.default_host);
+        let s = sink(|_| {});
+        let mut o = Outcome::new("j", Status::Failure);
+        o.host = Some(String::new());
+        assert_eq!(s.check_for(&entry(o)).unwrap().host, s.config.default_host);
     }
 
     #[test]
