@@ -202,6 +202,13 @@ fn json_line(run: &mut Run, v: &Value) {
             let level = v.get("levelname").and_then(Value::as_str).unwrap_or("");
             let name = v.get("name").and_then(Value::as_str).unwrap_or("");
             let msgid = v.get("msgid").and_then(Value::as_str);
+            if name == "borg.output.stats" {
+                // `--stats` with `--log-json`: the text block, one line a message.
+                for l in msg.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    text_line(run, l);
+                }
+                return;
+            }
             if name == "borg.output.show-rc" {
                 if let Some(rc) = show_rc(msg) {
                     run.rc = Some(rc);

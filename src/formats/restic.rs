@@ -185,6 +185,8 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             || l.starts_with("Warning: failed to read all source data during backup")
             || l.contains("unable to create lock in backend")
             || l.starts_with("Applying Policy: ")
+            || l.starts_with("signal interrupt received, cleaning up")
+            || is_progress_line(l)
             || is_repository_opened(l)
             || DETECT_STARTS
                 .iter()
@@ -206,6 +208,17 @@ const DETECT_STARTS: &[&str] = &[
     "collecting packs for deletion and repacking",
     "searching used packs",
 ];
+
+/// The text progress line of `backup` (0.10+): `[0:03] 0 files 0 B, total 1 files 0 B, 0
+/// errors`, also `[0:34] 2.96%  867 files 5.046 GiB, total 307867 files 170.438 GiB, 0 errors
+/// ETA 18:35`.
+fn is_progress_line(l: &str) -> bool {
+    l.starts_with('[')
+        && l.contains("] ")
+        && l.contains(" files ")
+        && l.contains(", total ")
+        && l.contains(" errors")
+}
 
 /// `repository a14e5863 opened (version 2, compression level auto)`, `repository 16b9bc64
 /// opened successfully, password is correct`.
@@ -1059,6 +1072,9 @@ mod tests {
             b"Files:           6 new,     0 changed,     6 unmodified\n"
         ));
         assert!(looks(b"Check snapshots, trees and blobs\n"));
+        assert!(looks(
+            b"[0:03] 0 files 0 B, total 1 files 0 B, 0 errors\n/big\n"
+        ));
         assert!(looks(
             b"loading indexes...\nfinding data that is still in use for 242 snapshots\n"
         ));
