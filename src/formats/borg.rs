@@ -76,6 +76,8 @@ struct Run {
     /// `borg check` verdict lines: all said "no problems" (Some(true)) or one did not.
     check_verdict: Option<bool>,
     prune: bool,
+    prune_kept: u64,
+    prune_pruned: u64,
     in_traceback: bool,
 }
 
@@ -299,7 +301,14 @@ fn text_line(run: &mut Run, l: &str) {
         }
         Line::OriginalSize(b) => run.text_original = b,
         Line::DedupSize(b) => run.text_dedup = b,
-        Line::Prune => run.prune = true,
+        Line::Prune => {
+            run.prune = true;
+            if l.starts_with("Keeping") {
+                run.prune_kept = run.prune_kept.saturating_add(1);
+            } else if l.starts_with("Pruning") || l.starts_with("Would prune") {
+                run.prune_pruned = run.prune_pruned.saturating_add(1);
+            }
+        }
         Line::CheckStep => run.check = true,
         Line::CheckVerdict(ok) => {
             run.check = true;
@@ -328,7 +337,12 @@ fn text_line(run: &mut Run, l: &str) {
                 || l.starts_with('[')
                 || l.starts_with("Repository: ")
                 || l.starts_with("Creating archive at ");
-            if !noise && !run.fatal {
+            // A pasted shell prompt with the command is not a message of borg's.
+            let prompt = l.contains("$ borg ")
+                || l.starts_with("$ ")
+                || l.starts_with("> borg ")
+                || l.starts_with("# ");
+            if !noise && !prompt && !run.fatal {
                 keep(&mut run.plain, &mut run.dropped, l.to_string());
             }
         }
@@ -503,7 +517,14 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
         parts.push("no archive was created".into());
     }
     if run.prune {
-        parts.push("prune".into());
+        parts.push(if run.prune_kept > 0 || run.prune_pruned > 0 {
+            format!(
+                "prune: {} archives pruned, {} kept",
+                run.prune_pruned, run.prune_kept
+            )
+        } else {
+            "prune".into()
+        });
     }
     if let Some(why) = why {
         parts.push(why.into());

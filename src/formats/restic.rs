@@ -716,7 +716,7 @@ fn backup_parts(run: &Run, o: &mut Outcome, parts: &mut Vec<String>) {
     }
     match &run.snapshot {
         Some(id) => parts.push(format!("snapshot {id} saved")),
-        None if !run.backup_end => parts.push("no snapshot line".into()),
+        None if run.backup && !run.backup_end => parts.push("no snapshot line".into()),
         None => {}
     }
 }
