@@ -1,6 +1,10 @@
 //! BorgBackup: the `borg create --json` document (pretty-printed over many lines) and the
 //! `--log-json` lines on stderr, in one file or apart, plus the plain-text `--stats` block and
-//! `--show-rc` line of runs without `--log-json`; `borg check` output is recognised too.
+//! `--show-rc` line of runs without `--log-json` (text lines in [`text`]), `borg check` and
+//! `borg prune` output, and the errors that end a run before any of that (argument errors,
+//! connection, lock, passphrase, repository). borg is quiet by default: a file of warning lines
+//! only is a finished run with warnings; a run whose end the file does not show, with no exit
+//! code, is `unknown`.
 //!
 //! Owns: borg's exit-code classes, legacy (0 ok, 1 warning, 2 error, 128+N signal) and modern
 //! (borg 1.4 `BORG_EXIT_CODES=modern`, borg 2: 3-99 errors, 100-127 warnings), taken from
@@ -8,18 +12,16 @@
 //! `borg check` override (any rc other than 0 is a failure). One file is one run. Must not do
 //! I/O or read the clock.
 
+mod text;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use nom::bytes::complete::{tag, take_till1, take_until};
-use nom::character::complete::{digit1, space1};
-use nom::combinator::{map_res, opt, recognize, rest};
-use nom::sequence::{preceded, terminated};
-use nom::{IResult, Parser};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::common::{head, keep, note_dropped, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
+use text::{show_rc, Line};
 
 /// A `create --json` document longer than this many lines is not collected (borg's is ~50).
 const MAX_DOC_LINES: usize = 10_000;
@@ -60,7 +62,23 @@ struct Run {
     text_archive: Option<String>,
     text_files: Option<u64>,
     text_duration: Option<f64>,
+    text_original: Option<u64>,
+    text_dedup: Option<u64>,
     log_lines: usize,
+    /// Text lines that were recognised (stats, check, prune, errors, warnings).
+    text_lines: usize,
+    /// The rc came from a `--show-rc` or wrapper line of the file (not from `wrap`).
+    text_rc: bool,
+    /// A text error that ends the run (argument error, connection, lock, traceback ...).
+    fatal: bool,
+    /// The `create --stats` block was printed: the archive was committed.
+    stats_block: bool,
+    /// `borg check` verdict lines: all said "no problems" (Some(true)) or one did not.
+    check_verdict: Option<bool>,
+    prune: bool,
+    prune_kept: u64,
+    prune_pruned: u64,
+    in_traceback: bool,
 }
 
 /// Parse borg output. The whole input is one run and is always consumed.
@@ -111,7 +129,12 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             }
         }
     }
-    if run.doc.is_none() && run.log_lines == 0 && run.plain.is_empty() && run.rc.is_none() {
+    if run.doc.is_none()
+        && run.log_lines == 0
+        && run.text_lines == 0
+        && run.plain.is_empty()
+        && run.rc.is_none()
+    {
         let mut o = Outcome::unknown(
             &input.options.job,
             &input.meta.path,
@@ -128,7 +151,8 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 }
 
 /// True when the input looks like borg output: `--log-json` lines, the `create --json`
-/// document, or the text stats block / `--show-rc` line.
+/// document, or a text line only borg prints (stats block, `--show-rc`, check verdict, prune
+/// list, `file changed while we backed it up`, its argument, lock and connection errors).
 pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let text = String::from_utf8_lossy(head);
@@ -152,7 +176,7 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         if l.starts_with("terminating with ") && l.contains(" status, rc ") {
             return true;
         }
-        if l.starts_with("Archive name: ") || l.starts_with("Archive fingerprint: ") {
+        if text::is_borg_line(l) {
             return true;
         }
     }
@@ -180,6 +204,13 @@ fn json_line(run: &mut Run, v: &Value) {
             let level = v.get("levelname").and_then(Value::as_str).unwrap_or("");
             let name = v.get("name").and_then(Value::as_str).unwrap_or("");
             let msgid = v.get("msgid").and_then(Value::as_str);
+            if name == "borg.output.stats" {
+                // `--stats` with `--log-json`: the text block, one line a message.
+                for l in msg.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                    text_line(run, l);
+                }
+                return;
+            }
             if name == "borg.output.show-rc" {
                 if let Some(rc) = show_rc(msg) {
                     run.rc = Some(rc);
@@ -229,73 +260,89 @@ fn message(run: &mut Run, msg: &str, msgid: Option<&str>) {
     }
 }
 
-/// `terminating with warning status, rc 1` -> 1 (nom).
-fn show_rc(msg: &str) -> Option<i32> {
-    fn p(i: &str) -> IResult<&str, i32> {
-        preceded(
-            (
-                tag("terminating with "),
-                take_till1(|c| c == ' '),
-                tag(" status, rc "),
-            ),
-            map_res(recognize((opt(tag("-")), digit1)), str::parse::<i32>),
-        )
-        .parse(i)
-    }
-    p(msg.trim()).ok().map(|(_, rc)| rc)
-}
-
-/// A line of the text `--stats` block.
-#[derive(Debug, PartialEq)]
-enum StatLine<'a> {
-    ArchiveName(&'a str),
-    Files(u64),
-    Duration(f64),
-}
-
-fn stat_line(l: &str) -> Option<StatLine<'_>> {
-    fn p(i: &str) -> IResult<&str, StatLine<'_>> {
-        nom::branch::alt((
-            preceded(tag("Archive name: "), rest).map(StatLine::ArchiveName),
-            preceded(
-                (tag("Number of files:"), space1),
-                map_res(digit1, str::parse::<u64>),
-            )
-            .map(StatLine::Files),
-            preceded(
-                (tag("Duration:"), space1),
-                map_res(terminated(take_until(" "), tag(" seconds")), |s: &str| {
-                    s.parse::<f64>()
-                }),
-            )
-            .map(StatLine::Duration),
-        ))
-        .parse(i)
-    }
-    p(l).ok().map(|(_, s)| s)
-}
-
 fn text_line(run: &mut Run, l: &str) {
-    if let Some(rc) = show_rc(l) {
-        run.rc = Some(rc);
+    let line = text::classify(l);
+    if !matches!(line, Line::Other | Line::Remote) {
+        run.text_lines += 1;
+    }
+    if run.in_traceback && !matches!(line, Line::Rc(_) | Line::WrapperRc(_)) {
+        // The exception line ends the traceback: `borg.remote.ConnectionClosed: ...`.
+        if !l.starts_with("File ") && !l.starts_with("[Previous line") && l.contains(": ") {
+            run.in_traceback = false;
+            run.fatal = true;
+            keep(&mut run.errors, &mut run.dropped, l.to_string());
+        }
         return;
     }
-    match stat_line(l) {
-        Some(StatLine::ArchiveName(n)) => run.text_archive = Some(n.trim().to_string()),
-        Some(StatLine::Files(n)) => run.text_files = Some(n),
-        Some(StatLine::Duration(d)) => run.text_duration = Some(d),
-        None => {
+    match line {
+        Line::Rc(rc) => {
+            run.rc = Some(rc);
+            run.text_rc = true;
+        }
+        Line::WrapperRc(rc) => {
+            if !run.text_rc {
+                run.rc = Some(rc);
+            }
+        }
+        Line::ArchiveName(n) => {
+            run.stats_block = true;
+            run.text_archive = Some(n.to_string());
+        }
+        Line::StatsStep => {
+            if l.starts_with("Archive fingerprint") {
+                run.stats_block = true;
+            }
+        }
+        Line::Files(n) => run.text_files = Some(n),
+        Line::Duration(d) => run.text_duration = Some(d),
+        Line::ThisArchive(orig, dedup) => {
+            run.text_original = orig;
+            run.text_dedup = dedup;
+        }
+        Line::OriginalSize(b) => run.text_original = b,
+        Line::DedupSize(b) => run.text_dedup = b,
+        Line::Prune => {
+            run.prune = true;
+            if l.starts_with("Keeping") {
+                run.prune_kept = run.prune_kept.saturating_add(1);
+            } else if l.starts_with("Pruning") || l.starts_with("Would prune") {
+                run.prune_pruned = run.prune_pruned.saturating_add(1);
+            }
+        }
+        Line::CheckStep => run.check = true,
+        Line::CheckVerdict(ok) => {
+            run.check = true;
+            run.check_verdict = Some(run.check_verdict.unwrap_or(true) && ok);
+        }
+        Line::CheckProblem(p) => {
+            run.check = true;
+            keep(&mut run.errors, &mut run.dropped, p.to_string());
+        }
+        Line::FileWarning(w) => keep(&mut run.warnings, &mut run.dropped, w.to_string()),
+        Line::Fatal(f) => {
+            run.fatal = true;
+            if !run.errors.iter().any(|e| e == f) {
+                keep(&mut run.errors, &mut run.dropped, f.to_string());
+            }
+        }
+        Line::Traceback => run.in_traceback = true,
+        Line::Usage | Line::Remote => {}
+        Line::Other => {
             message(run, l, None);
             let noise = l.starts_with("---")
-                || l.starts_with("Time (")
-                || l.starts_with("Archive fingerprint:")
-                || l.starts_with("This archive:")
                 || l.starts_with("All archives:")
                 || l.starts_with("Chunk index:")
                 || l.starts_with("Unique chunks")
                 || l.contains("Original size")
-                || l.starts_with("Utilization of max. archive size");
-            if !noise {
+                || l.starts_with('[')
+                || l.starts_with("Repository: ")
+                || l.starts_with("Creating archive at ");
+            // A pasted shell prompt with the command is not a message of borg's.
+            let prompt = l.contains("$ borg ")
+                || l.starts_with("$ ")
+                || l.starts_with("> borg ")
+                || l.starts_with("# ");
+            if !noise && !prompt && !run.fatal {
                 keep(&mut run.plain, &mut run.dropped, l.to_string());
             }
         }
@@ -374,13 +421,14 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     let mut o = Outcome::new(job, Status::Success);
     o.tool = Some("borg".into());
     o.files = stats.and_then(|s| s.nfiles).or(run.text_files);
-    o.bytes = stats.and_then(|s| s.deduplicated_size);
-    o.duration_s = archive.and_then(|a| a.duration).or(run.text_duration);
+    o.bytes = stats.and_then(|s| s.deduplicated_size).or(run.text_dedup);
+    o.duration_s = archive
+        .and_then(|a| a.duration)
+        .or(run.text_duration)
+        .filter(|d| d.is_finite() && (0.0..1e9).contains(d));
     o.finished = run.last_time.and_then(epoch).or(input.meta.modified);
     if let (Some(end), Some(d)) = (o.finished, o.duration_s) {
-        if d.is_finite() && (0.0..1e9).contains(&d) {
-            o.started = Some(end - Duration::milliseconds((d * 1000.0) as i64));
-        }
+        o.started = end.checked_sub_signed(Duration::milliseconds((d * 1000.0) as i64));
     }
     if o.started.is_none() && o.duration_s.is_none() {
         o.started = run
@@ -389,13 +437,31 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
             .filter(|s| Some(*s) != o.finished);
     }
 
+    let check_failed = run.check_verdict == Some(false);
+    let mut why = None;
     let (mut status, code_canceled) = match rc {
+        Some(rc) if input.exit_code.is_some() => classify(rc, run.check, input),
+        // The rc line of the file belongs to another command when the text shows a run-ending
+        // error (the quickstart script's `borg create` failed on its arguments, its `borg
+        // prune --show-rc` says rc 0).
+        Some(rc) if (run.fatal || check_failed) && rc <= 1 => {
+            (Status::Failure, classify(rc, run.check, input).1)
+        }
         Some(rc) => classify(rc, run.check, input),
-        None if !run.errors.is_empty() => (Status::Failure, false),
+        None if run.fatal || !run.errors.is_empty() || check_failed => (Status::Failure, false),
+        None if run.check && run.check_verdict.is_none() && run.doc.is_none() => {
+            why = Some("no exit code and no final line: the check output ends before its verdict");
+            (Status::Unknown, false)
+        }
         None if !run.warnings.is_empty() => (Status::Warning, false),
-        None if run.doc.is_some() => (Status::Success, false),
-        // Text or log lines only, no document and no rc: not enough to call it a success.
-        None => (Status::Unknown, false),
+        None if run.doc.is_some() || run.stats_block || run.prune || run.check => {
+            (Status::Success, false)
+        }
+        // Log lines only, no document, no stats and no rc: not enough to call it a success.
+        None => {
+            why = Some("no exit code and no final line (no --stats block, --show-rc line or check verdict)");
+            (Status::Unknown, false)
+        }
     };
     let canceled = run.canceled || code_canceled;
     if canceled {
@@ -429,7 +495,7 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if let Some(b) = o.bytes {
         parts.push(format!("{} added", human_bytes(b)));
     }
-    if let Some(b) = stats.and_then(|s| s.original_size) {
+    if let Some(b) = stats.and_then(|s| s.original_size).or(run.text_original) {
         parts.push(format!("{} processed", human_bytes(b)));
     }
     if !run.warnings.is_empty() {
@@ -442,8 +508,26 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
     if let Some(e) = run.errors.first() {
         parts.push(e.clone());
     }
-    if run.doc.is_none() && !run.check && status != Status::Success {
+    if run.doc.is_none()
+        && !run.stats_block
+        && !run.check
+        && !run.prune
+        && status == Status::Failure
+    {
         parts.push("no archive was created".into());
+    }
+    if run.prune {
+        parts.push(if run.prune_kept > 0 || run.prune_pruned > 0 {
+            format!(
+                "prune: {} archives pruned, {} kept",
+                run.prune_pruned, run.prune_kept
+            )
+        } else {
+            "prune".into()
+        });
+    }
+    if let Some(why) = why {
+        parts.push(why.into());
     }
     zero_files(
         input,
@@ -637,12 +721,122 @@ mod tests {
     }
 
     #[test]
+    fn text_mode_without_log_json() {
+        // The 1.x stats block without --show-rc: the archive was committed.
+        let stats = b"------------------------------------------------------------------------------\nArchive name: Tuesday\nArchive fingerprint: bd31\nTime (start): Tue, 2016-02-16 18:15:11\nDuration: 1 minutes 0.19 seconds\nNumber of files: 127\n------------------------------------------------------------------------------\n                       Original size      Compressed size    Deduplicated size\nThis archive:                4.16 MB              4.17 MB             26.78 kB\n";
+        let o = run(stats, None);
+        assert_eq!(o.status, Status::Success, "{o:?}");
+        assert_eq!(
+            (o.files, o.bytes, o.duration_s),
+            (Some(127), Some(26_780), Some(60.19))
+        );
+        assert!(o.summary.unwrap().contains("4.2 MB processed"));
+        // borg 2's block.
+        let o = run(b"Repository: /r\nArchive name: docs\nNumber of files: 699\nOriginal size: 31.14 MB\nDeduplicated size: 502 B\n", None);
+        assert_eq!((o.status, o.bytes), (Status::Success, Some(502)));
+        // A warning line before the block; a wrapper's exit status after it.
+        let warned = [&b"/srv/x: file changed while we backed it up\n"[..], stats].concat();
+        assert_eq!(run(&warned, None).status, Status::Warning);
+        let rc1 = [stats, &b"\nexit status: 1\n"[..]].concat();
+        assert_eq!(run(&rc1, None).status, Status::Warning);
+        // Quiet borg: warning lines only.
+        let o = run(
+            b"src/rootonly: open: [Errno 13] Permission denied: 'src/rootonly'\n",
+            None,
+        );
+        assert_eq!((o.status, o.warnings.len()), (Status::Warning, 1));
+        // Nothing that shows the end: unknown, with the reason.
+        let o = run(
+            b"Creating archive at \"ssh://u@h/./repo::x\"\nsome/file\n",
+            None,
+        );
+        assert_eq!(o.status, Status::Unknown);
+        assert!(o
+            .summary
+            .unwrap()
+            .contains("no exit code and no final line"));
+    }
+
+    #[test]
+    fn text_errors_end_the_run() {
+        for body in [
+            &b"borg: error: unrecognized arguments: --json\n"[..],
+            b"usage: borg [-h] [-V] <command> ...\nborg: error: unrecognized arguments: --show-rc\n",
+            b"Remote: ssh_exchange_identification: Connection closed by remote host\nConnection closed by remote host. Is borg working on the server?\n",
+            b"Failed to create/acquire the lock /r/lock.exclusive (timeout).\n",
+            b"Repository /tmp/nore does not exist.\n",
+            b"Local Exception\nTraceback (most recent call last):\n  File \"borg/archiver.py\", line 1, in main\nFileNotFoundError: [Errno 2] No such file or directory: '/media/x'\n",
+        ] {
+            let o = run(body, None);
+            assert_eq!(o.status, Status::Failure, "{}", String::from_utf8_lossy(body));
+            assert!(o.summary.unwrap().contains("no archive was created"));
+            assert!(test_support::looks(looks_like, body), "{}", String::from_utf8_lossy(body));
+        }
+        // The rc 0 of the script's next command does not hide the failed create.
+        let o = run(b"borg create: error: argument ARCHIVE: \"x\": No archive specified\nterminating with success status, rc 0\n", None);
+        assert_eq!(o.status, Status::Failure);
+        // Under wrap the command's own exit code decides.
+        assert_eq!(
+            run(b"Repository /r does not exist.\n", Some(2)).status,
+            Status::Failure
+        );
+    }
+
+    #[test]
+    fn text_check_and_prune() {
+        let ok = b"Starting repository check\nCompleted repository check, no problems found.\nStarting archive consistency check...\nArchive consistency check complete, no problems found.\n";
+        let o = run(ok, None);
+        assert_eq!(
+            (o.status, o.summary.as_deref()),
+            (Status::Success, Some("check: no problems found"))
+        );
+        let bad =
+            b"1 orphaned objects found!\nArchive consistency check complete, problems found.\n";
+        assert_eq!(run(bad, None).status, Status::Failure);
+        assert_eq!(
+            run(bad, Some(0)).status,
+            Status::Success,
+            "wrap: rc 0 decides"
+        );
+        let o = run(
+            b"Starting repository check\nchecking segment file /r/data/16/16859...\n",
+            None,
+        );
+        assert_eq!(o.status, Status::Unknown);
+        let prune = b"Keeping archive (rule: daily #1):        boot-714-2023-03-11T13:00:06         ...\nPruning archive (1/6):                   boot-629-2023-03-08T00:00:13         ...\n";
+        assert_eq!(run(prune, None).status, Status::Success);
+        assert_eq!(run(prune, Some(2)).status, Status::Failure);
+    }
+
+    #[test]
+    fn text_hostile_numbers() {
+        let body = b"Archive name: a\nNumber of files: 99999999999999999999\nDuration: 3000000000:00:00 seconds\nDuration: 1e308 days\nThis archive: 99999999999999999999999 EB 1 B 1e400 PB\nDeduplicated size: -9223372036854775808 B\nterminating with success status, rc 99999999999\nexit status: -9223372036854775808\n";
+        let o = run(body, None);
+        assert_eq!((o.files, o.bytes, o.duration_s), (None, None, None));
+        assert_eq!(o.status, Status::Success);
+        let _ = run(body, Some(i32::MIN));
+        let _ = run(body, Some(i32::MAX));
+    }
+
+    #[test]
     fn detection_and_garbage() {
         let looks = |b: &[u8]| test_support::looks(looks_like, b);
         assert!(looks(DOC.as_bytes()));
         assert!(looks(&fixture("1.4-modern-no-repo.log")));
         assert!(!looks(b"{\"message_type\":\"summary\"}"));
         assert!(!looks(b"{\"status\":\"ok\"}"));
+        assert!(looks(b"var/lib/x: file changed while we backed it up\n"));
+        assert!(looks(
+            b"Archive consistency check complete, problems found.\n"
+        ));
+        assert!(looks(
+            b"Keeping archive: a   Mon, 2019-04-15 06:45:19 [81]\n"
+        ));
+        assert!(!looks(b"snapshot 40dc1520 saved\n"));
+        assert!(!looks(
+            b"FileNotFoundError: [Errno 2] No such file or directory: '/x'\n"
+        ));
+        assert!(!looks(b"Connection closed by remote host\n"));
         for body in [
             &b"{"[..],
             b"{\n",

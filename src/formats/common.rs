@@ -85,3 +85,19 @@ pub(super) fn trim(b: &[u8]) -> &[u8] {
         .map_or(start, |i| i + 1);
     &b[start..end]
 }
+
+/// The exit code a wrapper script logged on a line of its own: `exit status: 1`,
+/// `Exit code: 0`, `exit code 2`, `return code = 3` (case-insensitive, the whole line). None for
+/// anything else, and for a number that does not fit an i32 (never wrapped).
+pub(super) fn wrapper_exit_code(line: &str) -> Option<i32> {
+    let l = line.trim();
+    let lower = l.to_ascii_lowercase();
+    let rest = ["exit status", "exit code", "return code"]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p))?;
+    let num = rest.trim_start_matches([' ', ':', '=']).trim_end();
+    if num.is_empty() || rest.len() == num.len() {
+        return None;
+    }
+    num.parse::<i32>().ok()
+}
