@@ -239,7 +239,7 @@ fn stats(l: &str) -> IResult<&str, Line<'_>> {
 /// None for anything else, negative, not finite or past about 31 years.
 pub(super) fn duration(s: &str) -> Option<f64> {
     let words: Vec<&str> = s.split_whitespace().collect();
-    if words.is_empty() || words.len() % 2 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(2) {
         return None;
     }
     let mut total = 0.0f64;
