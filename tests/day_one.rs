@@ -71,10 +71,16 @@ fn a_second_agent_on_the_same_state_dir_exits_2_naming_the_first() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("nagbridge run (pid {}) already uses state_dir", first.pid())),
+        err.contains(&format!(
+            "nagbridge run (pid {}) already uses state_dir",
+            first.pid()
+        )),
         "{err}"
     );
-    assert!(t.elapsed() < Duration::from_secs(5), "it does not wait for an agent");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "it does not wait for an agent"
+    );
     // The first one still works.
     s.drop_file("a.json", &result_json("nightly", "ok", 1));
     let got = peer.wait_until(Duration::from_secs(10), |g| !g.is_empty());
@@ -92,7 +98,10 @@ fn wrap_hands_its_outcome_to_the_running_agent_and_counts_for_the_cadence() {
     assert_eq!(out.status.code(), Some(0));
     let err = text(&out.stderr);
     assert!(
-        err.contains(&format!("handed to the running agent, nagbridge run (pid {})", agent.pid())),
+        err.contains(&format!(
+            "handed to the running agent, nagbridge run (pid {})",
+            agent.pid()
+        )),
         "{err}"
     );
     let got = peer.wait_until(Duration::from_secs(10), |g| !g.is_empty());
@@ -119,7 +128,11 @@ fn wrap_hands_its_outcome_to_the_running_agent_and_counts_for_the_cadence() {
     // -q: nothing of ours on stderr.
     let out = nagbridge(&["wrap", "-q", "-c", cfg, "--job", "nightly", "--", "true"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stderr), "", "wrap -q must be silent when all is well");
+    assert_eq!(
+        text(&out.stderr),
+        "",
+        "wrap -q must be silent when all is well"
+    );
 }
 
 #[test]
@@ -231,7 +244,11 @@ fn wrap_as_root_beside_an_agent_running_as_nobody() {
     );
     // Handed over while the agent runs.
     let out = nagbridge(&["wrap", "-c", &cfg, "--job", "nightly", "--", "true"]);
-    assert!(text(&out.stderr).contains("handed to the running agent"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("handed to the running agent"),
+        "{}",
+        text(&out.stderr)
+    );
     let got = peer.wait_until(Duration::from_secs(10), |g| !g.is_empty());
     assert_eq!(got.len(), 1, "{}", nobody_log(&s));
     stop(agent);
@@ -242,7 +259,10 @@ fn wrap_as_root_beside_an_agent_running_as_nobody() {
     assert!(text(&out.stderr).contains("stay"), "{}", text(&out.stderr));
     assert_eq!(s.spool_len(), 1);
     let bad = not_owned_by(&s.state, 65534);
-    assert!(bad.is_empty(), "left for the agent's user to trip over: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "left for the agent's user to trip over: {bad:?}"
+    );
     // The unprivileged agent starts and delivers what root's wrap left.
     let peer = Peer::start(port);
     let agent = spawn_agent_as_nobody(&s);
@@ -296,9 +316,15 @@ fn quarantined_skipped_and_serviceless_results_turn_the_heartbeat_warning() {
         assert!(hb.output.contains(needle), "{needle}:\n{}", hb.output);
     }
     // The empty host went to the agent's host, as CRITICAL, not into the quarantine.
-    let nightly: Vec<_> = got.iter().filter(|c| c.service == "backup nightly").collect();
+    let nightly: Vec<_> = got
+        .iter()
+        .filter(|c| c.service == "backup nightly")
+        .collect();
     assert_eq!(nightly.len(), 1, "{got:?}");
-    assert_eq!((nightly[0].host.as_str(), nightly[0].return_code), ("backup01", 2));
+    assert_eq!(
+        (nightly[0].host.as_str(), nightly[0].return_code),
+        ("backup01", 2)
+    );
     assert_eq!(s.quarantined(), 1);
     // Each problem was logged as a WARN.
     let log = agent.log_text();
@@ -307,7 +333,10 @@ fn quarantined_skipped_and_serviceless_results_turn_the_heartbeat_warning() {
     let (code, v) = status_json(&s);
     assert_eq!(code, 1, "{v}");
     let problems = v["problems"].to_string();
-    assert!(problems.contains("quarantined") && problems.contains("adhoc-export"), "{problems}");
+    assert!(
+        problems.contains("quarantined") && problems.contains("adhoc-export"),
+        "{problems}"
+    );
 }
 
 #[test]
@@ -328,7 +357,11 @@ fn a_resolved_problem_turns_the_heartbeat_ok_again() {
     });
     let hb = last_heartbeat(&got).unwrap();
     assert_eq!(hb.return_code, 0, "{}\n{}", hb.output, agent.log_text());
-    assert!(hb.output.starts_with("OK: nagbridge agent running"), "{}", hb.output);
+    assert!(
+        hb.output.starts_with("OK: nagbridge agent running"),
+        "{}",
+        hb.output
+    );
     let (code, v) = status_json(&s);
     assert_eq!(code, 0, "{v}");
 }
@@ -352,7 +385,10 @@ fn status_shows_what_is_pending_and_failing() {
     let out = nagbridge(&["status", "-c", s.config.to_str().unwrap()]);
     let t = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1));
-    assert!(t.contains(&format!("agent: running, pid {}", agent.pid())), "{t}");
+    assert!(
+        t.contains(&format!("agent: running, pid {}", agent.pid())),
+        "{t}"
+    );
     assert!(t.contains("FAILING, 1 pending"), "{t}");
     assert!(t.contains("last error"), "{t}");
     assert!(t.contains("nightly: CRITICAL"), "{t}");
@@ -362,7 +398,10 @@ fn status_shows_what_is_pending_and_failing() {
     let out = nagbridge(&["status", "-c", s.config.to_str().unwrap()]);
     let t = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1));
-    assert!(t.contains("no agent is running and 1 result(s) wait"), "{t}");
+    assert!(
+        t.contains("no agent is running and 1 result(s) wait"),
+        "{t}"
+    );
 }
 
 /// A huge JSON-lines file is spooled in the bulk lane a chunk at a time: delivery starts
