@@ -226,17 +226,22 @@ fn vzdump_running_task_is_left_unconsumed() {
     two.extend_from_slice(&bytes);
     let p = growing(Format::Vzdump, "/x/r.log", &two);
     assert_eq!((p.outcomes.len(), p.consumed), (1, first));
-    // Once the file is complete, the unfinished guest is a failure.
+    // Once the file is complete, the guest it ends in is unknown: no end line, no error.
     let p = complete(Format::Vzdump, "/x/r.log", &bytes);
     let o = &p.outcomes[0];
-    assert_eq!(o.status, Status::Failure);
+    assert_eq!(o.status, Status::Unknown);
     assert_eq!(
         items(o),
         [
             ("web01", Status::Success, Some(GB231)),
-            ("db01", Status::Failure, None)
+            ("db01", Status::Unknown, None)
         ]
     );
+    assert!(o
+        .summary
+        .as_deref()
+        .unwrap_or_default()
+        .contains("no end line"));
 }
 
 #[test]
