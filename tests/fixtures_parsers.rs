@@ -769,8 +769,14 @@ fn prefixes_of_fixtures_never_panic() {
     ];
     for (tool, fuzz) in tools {
         let dir = format!("{}/tests/fixtures/{tool}", env!("CARGO_MANIFEST_DIR"));
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        // The fixtures and, when there is one, the real-world corpus in `real/`.
+        let real = std::fs::read_dir(format!("{dir}/real")).into_iter().flatten();
+        for entry in std::fs::read_dir(&dir).unwrap().chain(real) {
+            let path = entry.unwrap().path();
+            if !path.is_file() {
+                continue;
+            }
+            let bytes = std::fs::read(path).unwrap();
             for cut in (0..bytes.len()).step_by(97) {
                 fuzz(&bytes[..cut]);
             }
