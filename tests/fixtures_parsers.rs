@@ -330,8 +330,15 @@ fn bacula_log_with_several_reports() {
             ("web01-missing", Some("web01"), Status::Warning),
             ("db01-dump", Some("db01"), Status::Failure),
             ("web01-files", Some("web01"), Status::Failure),
+            // Job 5 started and the finished file holds no report for it: unknown.
+            ("web01-files", None, Status::Unknown),
         ]
     );
+    assert!(o[4]
+        .summary
+        .as_deref()
+        .unwrap_or_default()
+        .contains("JobId 5 started"));
     let ok = &o[0];
     assert_eq!(ok.tool.as_deref(), Some("bacula"));
     assert_eq!(ok.started, t("2026-11-24T08:10:10Z"));
@@ -770,7 +777,9 @@ fn prefixes_of_fixtures_never_panic() {
     for (tool, fuzz) in tools {
         let dir = format!("{}/tests/fixtures/{tool}", env!("CARGO_MANIFEST_DIR"));
         // The fixtures and, when there is one, the real-world corpus in `real/`.
-        let real = std::fs::read_dir(format!("{dir}/real")).into_iter().flatten();
+        let real = std::fs::read_dir(format!("{dir}/real"))
+            .into_iter()
+            .flatten();
         for entry in std::fs::read_dir(&dir).unwrap().chain(real) {
             let path = entry.unwrap().path();
             if !path.is_file() {
