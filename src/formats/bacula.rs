@@ -220,8 +220,9 @@ impl State {
     }
 }
 
-/// True for text with a job report header or the `JobId:` and `Termination:` keys, or several
-/// log lines of the Bacula daemons (`<name>-dir JobId 12: ...`).
+/// True for text with a job report header or the `JobId:` and `Termination:` keys, two log
+/// lines of the Bacula daemons (`<date> <name>-dir JobId 12: ...`), or a Director's `status`
+/// banner (`bacula-dir Version: ...`).
 pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let mut jobid = false;
@@ -235,9 +236,15 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             }
             if p.jobid.is_some() && ["-dir", "-sd", "-fd"].iter().any(|s| p.daemon.ends_with(s)) {
                 daemon_lines += 1;
-                if daemon_lines >= 3 {
+                if daemon_lines >= 2 {
                     return true;
                 }
+            }
+        }
+        // `status dir`: `bacula-dir Version: 5.2.13 (19 February 2013) x86_64-...`.
+        if let Some((name, rest)) = line.split_once(' ') {
+            if name.ends_with("-dir") && rest.starts_with("Version: ") {
+                return true;
             }
         }
         if let Ok((_, (k, _))) = key_value(line) {

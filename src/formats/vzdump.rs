@@ -763,6 +763,9 @@ impl Run {
         } else if !items.is_empty() {
             o.summary = Some(format!("{} guests backed up", items.len()));
         }
+        if o.summary.is_none() {
+            o.summary = o.errors.first().cloned();
+        }
         o.items = items;
         o
     }
