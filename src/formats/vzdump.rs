@@ -663,7 +663,7 @@ impl Run {
                     };
                     (s, g.message.clone())
                 }
-                None if run_ended || n < last => (
+                None if run_ended || n < last || !self.errors.is_empty() => (
                     Status::Failure,
                     Some("backup started but did not finish".to_string()),
                 ),
@@ -748,11 +748,14 @@ impl Run {
             status
         };
         if !o.errors.is_empty() || o.status != Status::Success {
-            let failed = items.iter().filter(|i| i.status == Status::Failure).count();
+            let ok = items
+                .iter()
+                .filter(|i| matches!(i.status, Status::Success | Status::Warning))
+                .count();
             if !items.is_empty() {
                 o.summary = Some(format!(
                     "{} of {} guests backed up{}",
-                    items.len() - failed,
+                    ok,
                     items.len(),
                     o.errors
                         .first()
