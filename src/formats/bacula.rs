@@ -42,7 +42,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     let mut line_start = 0;
     for (end, line) in lines(input.bytes) {
         let start = std::mem::replace(&mut line_start, end);
-        let line = line.trim_end();
+        let line = unquote(line.trim_end());
         if let Some(p) = prefix(line) {
             let (sev, body) = strip_severity(p.text.trim_start());
             // A new log message (or a new report) ends any report block.
@@ -122,8 +122,20 @@ struct State {
 impl State {
     /// Remember a message of job `id`.
     fn message(&mut self, id: u64, text: &str) {
-        if !self.messages.contains_key(&id) && self.messages.len() >= MAX_JOBS {
+        // Messages after a job's report (pruning) belong to no waiting job.
+        if self.reported.contains(&id) {
             return;
+        }
+        if !self.messages.contains_key(&id) && self.messages.len() >= MAX_JOBS {
+            // Forget the job waiting longest rather than every new one.
+            let oldest = self
+                .messages
+                .iter()
+                .min_by_key(|(_, m)| m.seen)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.messages.remove(&k);
+            }
         }
         let seen = self.seen;
         let m = self.messages.entry(id).or_insert_with(|| Messages {
@@ -153,17 +165,14 @@ impl State {
         let mut msgs = id.and_then(|id| self.messages.remove(&id));
         // Some pastes number the report differently from the job's messages; the full job
         // name (with its timestamp) still ties them.
-        if let Some(full) = r.get("job") {
+        if let Some(full) = r.get("job").filter(|_| msgs.is_none()) {
             let same = self
                 .messages
                 .iter()
                 .find(|(_, m)| m.started.as_deref() == Some(full))
                 .map(|(k, _)| *k);
             if let Some(k) = same {
-                let other = self.messages.remove(&k);
-                if msgs.is_none() {
-                    msgs = other;
-                }
+                msgs = self.messages.remove(&k);
                 self.remember_reported(k);
             }
         }
@@ -229,7 +238,7 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let mut termination = false;
     let mut daemon_lines = 0;
     for (_, line) in lines(head).take(2000) {
-        let line = line.trim_end();
+        let line = unquote(line.trim_end());
         if let Some(p) = prefix(line) {
             if p.jobid.is_some() && is_header(strip_severity(p.text.trim_start()).1) {
                 return true;
@@ -267,6 +276,15 @@ struct Prefix<'a> {
     jobid: Option<u64>,
     daemon: &'a str,
     text: &'a str,
+}
+
+/// A line without the `> ` markers of a quoted mail (a report replied to on a mailing list).
+fn unquote(line: &str) -> &str {
+    let mut l = line;
+    while let Some(rest) = l.strip_prefix('>') {
+        l = rest.strip_prefix(' ').unwrap_or(rest);
+    }
+    l
 }
 
 /// `s` without leading whitespace and `|` column separators.
@@ -970,6 +988,15 @@ mod tests {
         assert_eq!(date("24-Nov-99999 08:10:10"), None);
         assert_eq!(date("1969-12-31 23:59:59"), None);
         assert_eq!(date("2201-01-01T00:00:00+0000"), None);
+    }
+
+    #[test]
+    fn quoted_mail_report() {
+        let quoted: String = REPORT.lines().map(|l| format!("> {l}\n")).collect();
+        let o = &parse_all(&quoted)[0];
+        assert_eq!((o.job.as_str(), o.status), ("web01", Status::Success));
+        let twice: String = REPORT.lines().map(|l| format!(">> {l}\n")).collect();
+        assert_eq!(parse_all(&twice)[0].status, Status::Success);
     }
 
     #[test]

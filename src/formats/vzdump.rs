@@ -47,8 +47,16 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     let mut outcomes = Vec::new();
     let mut consumed = 0;
     let mut run = Run::default();
+    let mut line_start = 0;
     for (end, raw) in lines(input.bytes) {
+        let start = std::mem::replace(&mut line_start, end);
         let Some(ev) = event(&raw) else { continue };
+        // Console outputs pasted one after another have no `TASK` line: a new job start ends
+        // the run before it, when that run backed up anything.
+        if matches!(ev.kind, Ev::JobStart) && run.has_result() {
+            outcomes.push(std::mem::take(&mut run).outcome(input, file_upid.as_ref()));
+            consumed = start;
+        }
         let done = matches!(ev.kind, Ev::Task(_));
         run.apply(ev);
         if done {
@@ -282,7 +290,7 @@ enum Ev {
 }
 
 fn event(line: &str) -> Option<Event> {
-    let line = line.trim_end();
+    let line = unwrap_line(line);
     if let Some(status) = line.strip_prefix("TASK ") {
         let status = status.strip_prefix("ERROR: ").unwrap_or(status);
         return Some(Event {
@@ -310,6 +318,25 @@ fn event(line: &str) -> Option<Event> {
         },
     };
     Some(Event { time, kind })
+}
+
+/// A line without what pastes wrap around vzdump's own text: surrounding whitespace (old PVE
+/// mails indent every line by two spaces), mail quote markers (`> `), and the file name that
+/// `grep -H` or `tail` of several per-guest logs put first (`/var/log/vzdump/qemu-100.log:`).
+fn unwrap_line(line: &str) -> &str {
+    let mut l = line.trim();
+    while let Some(rest) = l.strip_prefix('>') {
+        l = rest.trim_start();
+    }
+    if l.starts_with('/') {
+        if let Some(i) = l.find(".log") {
+            let rest = &l[i + 4..];
+            if let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix(' ')) {
+                l = rest.trim_start();
+            }
+        }
+    }
+    l
 }
 
 /// The time of a line (None when it has none, Some(None) when it is out of range).
@@ -552,6 +579,14 @@ fn push_bounded(v: &mut Vec<String>, s: String) {
 }
 
 impl Run {
+    /// Did this run back up or fail any guest, or end its job?
+    fn has_result(&self) -> bool {
+        self.guests.iter().any(|g| g.status.is_some())
+            || self.job_ok
+            || self.job_errors
+            || self.job_failed.is_some()
+    }
+
     fn guest(&mut self, vmid: u32) -> &mut Guest {
         let next = self.guests.len();
         let idx = *self.index.entry(vmid).or_insert(next);
@@ -831,6 +866,39 @@ mod tests {
             true,
         )
         .outcomes
+    }
+
+    #[test]
+    fn pasted_shapes() {
+        // Two console outputs without TASK lines: two runs.
+        let two = "INFO: starting new backup job: vzdump 100\nINFO: Starting Backup of VM 100 (qemu)\n\
+                   INFO: Finished Backup of VM 100 (00:00:05)\nINFO: Backup job finished successfully\n\
+                   INFO: starting new backup job: vzdump 101\nINFO: Starting Backup of VM 101 (qemu)\n\
+                   ERROR: Backup of VM 101 failed - no space left\nINFO: Backup job finished with errors\n";
+        let o = parse_all(two);
+        assert_eq!(
+            o.iter().map(|o| o.status).collect::<Vec<_>>(),
+            [Status::Success, Status::Failure]
+        );
+        // Quoted in a mail reply, indented like old PVE mails, or prefixed by grep -H.
+        for prefix in [
+            "> ",
+            ">> ",
+            "  ",
+            "/var/log/vzdump/qemu-100.log:",
+            "/var/log/vzdump/qemu-100.log ",
+        ] {
+            let body = format!(
+                "{prefix}2026-11-24 02:00:01 INFO: Starting Backup of VM 100 (qemu)\n\
+                 {prefix}2026-11-24 02:00:24 INFO: Finished Backup of VM 100 (00:00:23)\n"
+            );
+            let o = &parse_all(&body)[0];
+            assert_eq!(
+                (o.status, o.items.len()),
+                (Status::Success, 1),
+                "{prefix:?}"
+            );
+        }
     }
 
     #[test]
