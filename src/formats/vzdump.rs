@@ -959,6 +959,11 @@ mod tests {
             (o.status, o.started, o.finished),
             (Status::Success, None, None)
         );
+        // A vmid beyond u32 is no guest (the line is skipped), never a wrapped one.
+        let body = "INFO: Starting Backup of VM 4294967296 (qemu)\n\
+                    INFO: Finished Backup of VM 99999999999999999999 (00:00:01)\nTASK OK\n";
+        let o = &parse_all(body)[0];
+        assert_eq!((o.status, o.items.len()), (Status::Success, 0));
         assert_eq!(epoch(u64::MAX), None);
         assert_eq!(epoch(0x7FFF_FFFF_FFFF_FFFF), None);
         let index =
