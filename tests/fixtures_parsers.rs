@@ -226,17 +226,22 @@ fn vzdump_running_task_is_left_unconsumed() {
     two.extend_from_slice(&bytes);
     let p = growing(Format::Vzdump, "/x/r.log", &two);
     assert_eq!((p.outcomes.len(), p.consumed), (1, first));
-    // Once the file is complete, the unfinished guest is a failure.
+    // Once the file is complete, the guest it ends in is unknown: no end line, no error.
     let p = complete(Format::Vzdump, "/x/r.log", &bytes);
     let o = &p.outcomes[0];
-    assert_eq!(o.status, Status::Failure);
+    assert_eq!(o.status, Status::Unknown);
     assert_eq!(
         items(o),
         [
             ("web01", Status::Success, Some(GB231)),
-            ("db01", Status::Failure, None)
+            ("db01", Status::Unknown, None)
         ]
     );
+    assert!(o
+        .summary
+        .as_deref()
+        .unwrap_or_default()
+        .contains("no end line"));
 }
 
 #[test]
@@ -325,8 +330,15 @@ fn bacula_log_with_several_reports() {
             ("web01-missing", Some("web01"), Status::Warning),
             ("db01-dump", Some("db01"), Status::Failure),
             ("web01-files", Some("web01"), Status::Failure),
+            // Job 5 started and the finished file holds no report for it: unknown.
+            ("web01-files", None, Status::Unknown),
         ]
     );
+    assert!(o[4]
+        .summary
+        .as_deref()
+        .unwrap_or_default()
+        .contains("JobId 5 started"));
     let ok = &o[0];
     assert_eq!(ok.tool.as_deref(), Some("bacula"));
     assert_eq!(ok.started, t("2026-11-24T08:10:10Z"));

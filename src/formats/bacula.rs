@@ -13,16 +13,16 @@
 //! the last report's `Termination:` line, so the messages of a job still running are read again
 //! with its report later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use nom::bytes::complete::{tag, take_till1, take_while1};
-use nom::character::complete::{char, digit1, space0, space1};
-use nom::combinator::{map_res, opt, rest};
-use nom::sequence::{preceded, terminated};
+use nom::bytes::complete::take_while1;
+use nom::character::complete::{char, space0};
+use nom::combinator::rest;
+use nom::sequence::preceded;
 use nom::{IResult, Parser};
 
-use super::common::{head, lines};
+use super::common::{head, lines, sane_time};
 use super::{Format, Input, Parsed};
 use crate::outcome::{Outcome, Status};
 
@@ -33,95 +33,226 @@ const MAX_MESSAGES: usize = 50;
 const MAX_JOBS: usize = 1000;
 /// Longest message kept (continuation lines are appended up to this).
 const MAX_MESSAGE_LEN: usize = 1000;
+/// A block of keys without a `Termination` line is a report only with this many keys.
+const MIN_REPORT_KEYS: usize = 4;
 
 /// Parse Bacula/Bareos job reports.
 pub fn parse(input: &Input<'_>) -> Parsed {
-    let mut outcomes = Vec::new();
-    let mut consumed = 0;
-    let mut messages: BTreeMap<u64, Messages> = BTreeMap::new();
-    let mut last_job: Option<u64> = None;
-    let mut report: Option<Report> = None;
+    let mut st = State::default();
+    let mut line_start = 0;
     for (end, line) in lines(input.bytes) {
-        let line = line.trim_end();
-        let (jobid, text) = match prefix(line) {
-            Ok((text, jobid)) => (jobid, Some(text)),
-            Err(_) => (None, None),
-        };
-        if let Some(text) = text {
-            // A new log message ends any report block.
-            let text_body = strip_severity(text.trim_start()).1;
-            if is_header(text_body) {
-                report = Some(Report::new(jobid, text_body));
+        let start = std::mem::replace(&mut line_start, end);
+        let line = unquote(line.trim_end());
+        if let Some(p) = prefix(line) {
+            let (sev, body) = strip_severity(p.text.trim_start());
+            // A new log message (or a new report) ends any report block.
+            st.end_report(input, start);
+            if is_header(body) {
+                st.report = Some(Report::new(p.jobid, body, sev));
                 continue;
             }
-            report = None;
-            if let Some(id) = jobid {
-                last_job = Some(id);
-                message(&mut messages, id, text);
+            st.last_job = p.jobid.filter(|&id| id != 0);
+            if let Some(id) = st.last_job {
+                st.message(id, p.text);
             }
             continue;
         }
         if line.trim().is_empty() {
-            report = None;
+            st.end_report(input, end);
             continue;
         }
         if let Ok((_, (key, value))) = key_value(line) {
-            if report.is_none() && key == "jobid" {
-                report = Some(Report::new(None, ""));
+            if st.report.is_none() && key == "jobid" {
+                st.report = Some(Report::new(None, "", None));
             }
-            if let Some(r) = report.as_mut() {
+            if let Some(r) = st.report.as_mut() {
                 if r.keys.len() < MAX_KEYS {
                     r.keys.insert(key.clone(), value.to_string());
                 }
                 if key == "termination" {
-                    let r = report.take().unwrap_or_default();
-                    let id = r.jobid();
-                    let msgs = id.and_then(|id| messages.remove(&id)).unwrap_or_default();
-                    outcomes.push(r.outcome(input, msgs));
-                    consumed = end;
+                    if let Some(r) = st.report.take() {
+                        st.report_done(input, r);
+                    }
+                    st.consumed = end;
                 }
                 continue;
             }
         }
         // A continuation of the last message (`Fatal error: ... RunBefore\n, got 2905 ...`).
-        if let Some(m) = last_job.and_then(|id| messages.get_mut(&id)) {
+        if let Some(m) = st.last_job.and_then(|id| st.messages.get_mut(&id)) {
             m.continue_last(line.trim());
         }
     }
     if input.complete {
-        if let Some(r) = report.filter(|r| !r.keys.is_empty()) {
-            let mut o = r.outcome(input, Messages::default());
-            o.status = Status::Unknown;
-            o.errors
-                .push("the job report ends before its Termination line".into());
-            outcomes.push(o);
+        if let Some(r) = st.report.take() {
+            st.report_done(input, r);
         }
-        if outcomes.is_empty() {
-            outcomes.push(Outcome::unknown(
+        st.unreported_jobs(input);
+        if st.outcomes.is_empty() {
+            st.outcomes.push(Outcome::unknown(
                 &input.options.job,
                 &input.meta.path,
                 "no bacula/bareos job report (JobId ... Termination) found",
             ));
         }
-        consumed = input.bytes.len();
+        st.consumed = input.bytes.len();
     }
     Parsed {
-        outcomes,
-        consumed,
+        outcomes: st.outcomes,
+        consumed: st.consumed,
         format: Some(Format::Bacula),
     }
 }
 
-/// True for text with a job report header or the `JobId:` and `Termination:` keys, or Bacula
-/// log lines.
+/// What the parse has seen so far.
+#[derive(Default)]
+struct State {
+    outcomes: Vec<Outcome>,
+    consumed: usize,
+    /// Messages of the jobs seen, by JobId.
+    messages: BTreeMap<u64, Messages>,
+    /// JobIds whose report was read (their later messages, such as pruning, are no new job).
+    reported: HashSet<u64>,
+    last_job: Option<u64>,
+    report: Option<Report>,
+    /// Order of first appearance of a job.
+    seen: u64,
+}
+
+impl State {
+    /// Remember a message of job `id`.
+    fn message(&mut self, id: u64, text: &str) {
+        // Messages after a job's report (pruning) belong to no waiting job.
+        if self.reported.contains(&id) {
+            return;
+        }
+        if !self.messages.contains_key(&id) && self.messages.len() >= MAX_JOBS {
+            // Forget the job waiting longest rather than every new one.
+            let oldest = self
+                .messages
+                .iter()
+                .min_by_key(|(_, m)| m.seen)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.messages.remove(&k);
+            }
+        }
+        let seen = self.seen;
+        let m = self.messages.entry(id).or_insert_with(|| Messages {
+            seen,
+            ..Messages::default()
+        });
+        self.seen = self.seen.saturating_add(1);
+        m.add(text);
+    }
+
+    /// A report block ends at `end` (a blank line or the next message): a report that never
+    /// reached its `Termination` line is still an outcome when it is one (enough keys).
+    fn end_report(&mut self, input: &Input<'_>, end: usize) {
+        let Some(r) = self.report.take() else { return };
+        if r.is_report() {
+            self.report_done(input, r);
+            self.consumed = end;
+        }
+    }
+
+    /// The outcome of report `r`, with the messages of its job.
+    fn report_done(&mut self, input: &Input<'_>, r: Report) {
+        if !r.is_report() && !r.keys.contains_key("termination") {
+            return;
+        }
+        let id = r.jobid();
+        let mut msgs = id.and_then(|id| self.messages.remove(&id));
+        // Some pastes number the report differently from the job's messages; the full job
+        // name (with its timestamp) still ties them.
+        if let Some(full) = r.get("job").filter(|_| msgs.is_none()) {
+            let same = self
+                .messages
+                .iter()
+                .find(|(_, m)| m.started.as_deref() == Some(full))
+                .map(|(k, _)| *k);
+            if let Some(k) = same {
+                msgs = self.messages.remove(&k);
+                self.remember_reported(k);
+            }
+        }
+        if let Some(id) = id {
+            self.remember_reported(id);
+        }
+        self.outcomes
+            .push(r.outcome(input, msgs.unwrap_or_default()));
+    }
+
+    fn remember_reported(&mut self, id: u64) {
+        if self.reported.len() >= MAX_JOBS {
+            self.reported.clear();
+        }
+        self.reported.insert(id);
+    }
+
+    /// Jobs that started (or hit a fatal error) and have no report in a finished file: a
+    /// fatal error means the job failed; otherwise its result is not in the text.
+    fn unreported_jobs(&mut self, input: &Input<'_>) {
+        let mut left: Vec<(u64, Messages)> = std::mem::take(&mut self.messages)
+            .into_iter()
+            .filter(|(id, m)| !self.reported.contains(id) && (m.started.is_some() || m.fatal))
+            .collect();
+        left.sort_by_key(|(_, m)| m.seen);
+        for (id, m) in left {
+            let job = m
+                .started
+                .as_deref()
+                .map(job_name)
+                .unwrap_or_else(|| format!("jobid {id}"));
+            let mut o = Outcome::new(job, Status::Unknown);
+            o.tool = Some("bacula".into());
+            o.errors = m.errors;
+            o.warnings = m.warnings;
+            if m.fatal {
+                o.status = Status::Failure;
+                o.summary = Some(format!(
+                    "JobId {id} hit a fatal error; its report is not in the log"
+                ));
+            } else {
+                o.summary = Some(format!(
+                    "JobId {id} started; its report is not in the log (still running, or the \
+                     log was cut)"
+                ));
+                o.errors
+                    .push("no job report: the log ends before the job's Termination line".into());
+            }
+            if o.job.trim().is_empty() {
+                o.job = input.options.job.clone();
+            }
+            self.outcomes.push(o);
+        }
+    }
+}
+
+/// True for text with a job report header or the `JobId:` and `Termination:` keys, two log
+/// lines of the Bacula daemons (`<date> <name>-dir JobId 12: ...`), or a Director's `status`
+/// banner (`bacula-dir Version: ...`).
 pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let mut jobid = false;
     let mut termination = false;
+    let mut daemon_lines = 0;
     for (_, line) in lines(head).take(2000) {
-        let line = line.trim_end();
-        if let Ok((text, Some(_))) = prefix(line) {
-            if is_header(strip_severity(text.trim_start()).1) {
+        let line = unquote(line.trim_end());
+        if let Some(p) = prefix(line) {
+            if p.jobid.is_some() && is_header(strip_severity(p.text.trim_start()).1) {
+                return true;
+            }
+            if p.jobid.is_some() && ["-dir", "-sd", "-fd"].iter().any(|s| p.daemon.ends_with(s)) {
+                daemon_lines += 1;
+                if daemon_lines >= 2 {
+                    return true;
+                }
+            }
+        }
+        // `status dir`: `bacula-dir Version: 5.2.13 (19 February 2013) x86_64-...`.
+        if let Some((name, rest)) = line.split_once(' ') {
+            if name.ends_with("-dir") && rest.starts_with("Version: ") {
                 return true;
             }
         }
@@ -139,17 +270,89 @@ pub fn looks_like(input: &Input<'_>) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Grammar.
 
-/// The log prefix `<date> <time> <daemon>[ JobId <n>]: `; returns the JobId and leaves the text.
-fn prefix(i: &str) -> IResult<&str, Option<u64>> {
-    let (i, _) = space0(i)?;
-    let (i, _date) = take_while1(|c: char| !c.is_whitespace())(i)?;
-    let (i, _) = space1(i)?;
-    let (i, _time) = take_while1(|c: char| c.is_ascii_digit() || c == ':')(i)?;
-    let (i, _) = space1(i)?;
-    let (i, _daemon) = take_till1(|c: char| c.is_whitespace() || c == ':')(i)?;
-    let (i, jobid) = opt(preceded(tag(" JobId "), map_res(digit1, str::parse::<u64>))).parse(i)?;
-    let (i, _) = terminated(char(':'), opt(char(' '))).parse(i)?;
-    Ok((i, jobid))
+/// A log line's prefix: `[<n>\t|<n> | ][<date> [<time>] ]<daemon>[ JobId <n>]: <text>`.
+#[derive(Debug, PartialEq)]
+struct Prefix<'a> {
+    jobid: Option<u64>,
+    daemon: &'a str,
+    text: &'a str,
+}
+
+/// A line without the `> ` markers of a quoted mail (a report replied to on a mailing list).
+fn unquote(line: &str) -> &str {
+    let mut l = line;
+    while let Some(rest) = l.strip_prefix('>') {
+        l = rest.strip_prefix(' ').unwrap_or(rest);
+    }
+    l
+}
+
+/// `s` without leading whitespace and `|` column separators.
+fn skip_separators(s: &str) -> &str {
+    s.trim_start_matches(|c: char| c.is_whitespace() || c == '|')
+}
+
+/// The prefix of a log message line: Bacula's `24-Nov 08:10 vm-dir JobId 1: `, Bareos'
+/// ` 2024-07-31 16:33:09 bareos-dir JobId 16880: `, ISO times (`2023-09-23T09:50:04+0000`),
+/// localised dates (`19-5月`, `16-ноя`, `20/07/2018`), the webui's numbered and tab or `|`
+/// separated joblog, and a bare `bareos-dir JobId 2: `. A line needs a date or a JobId, so
+/// that report keys (`JobId:  1`, `Build OS: ...`) are never taken for messages.
+fn prefix(line: &str) -> Option<Prefix<'_>> {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let token = |s: &str| {
+        s.find(|c: char| c.is_whitespace() || c == '|')
+            .unwrap_or(s.len())
+    };
+    let mut rest = line.trim_start();
+    // The webui's line number: `18<TAB>` or `28 | `.
+    let n = digits(rest);
+    if n > 0 {
+        let after = &rest[n..];
+        if after.starts_with('\t') || after.trim_start_matches(' ').starts_with('|') {
+            rest = skip_separators(after);
+        }
+    }
+    let mut dated = false;
+    if rest.starts_with(|c: char| c.is_ascii_digit()) {
+        rest = skip_separators(&rest[token(rest)..]);
+        dated = true;
+        if rest.starts_with(|c: char| c.is_ascii_digit()) {
+            let t = token(rest);
+            if rest[..t]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ':' || c == '.')
+            {
+                rest = skip_separators(&rest[t..]);
+            }
+        }
+    }
+    let d = rest.find(|c: char| c.is_whitespace() || c == ':')?;
+    if d == 0 {
+        return None;
+    }
+    let daemon = &rest[..d];
+    rest = &rest[d..];
+    let mut jobid = None;
+    let mut has_jobid = false;
+    if let Some(after) = rest.trim_start().strip_prefix("JobId ") {
+        let n = digits(after);
+        if n == 0 {
+            return None;
+        }
+        // A JobId beyond u64 is garbage: the line is still a message, of no job.
+        jobid = after[..n].parse().ok();
+        has_jobid = true;
+        rest = &after[n..];
+    }
+    let text = rest.strip_prefix(':')?;
+    if !dated && !has_jobid {
+        return None;
+    }
+    Some(Prefix {
+        jobid,
+        daemon,
+        text: text.strip_prefix(' ').unwrap_or(text),
+    })
 }
 
 /// `  Key:   Value` (the key starts with a letter; keys are compared lowercased with single
@@ -171,10 +374,12 @@ fn key_value(i: &str) -> IResult<&str, (String, &str)> {
     Ok((i, (key.to_lowercase(), value.trim())))
 }
 
-/// The severity of a message text and the text without it.
+/// The severity of a message text and the text without it (a Bacula 15 message code such as
+/// `[SW0201] ` is kept in the text).
 fn strip_severity(text: &str) -> (Option<&'static str>, &str) {
     for (p, sev) in [
-        ("Fatal error: ", "error"),
+        ("Fatal error: ", "fatal"),
+        ("Fatal error:", "fatal"),
         ("Error: ", "error"),
         ("Warning: ", "warning"),
     ] {
@@ -185,11 +390,13 @@ fn strip_severity(text: &str) -> (Option<&'static str>, &str) {
     (None, text)
 }
 
-/// `Bacula vm-dir 9.6.7 (10Dec20):`, `Bareos bareos-dir 23.0.1 (...):`, `BAREOS 17.2.4 (...):`.
+/// `Bacula vm-dir 9.6.7 (10Dec20):`, `Bareos bareos-dir 23.0.1 (...):`, `BAREOS 17.2.4 (...):`,
+/// `Bacula Enterprise ol9-dir 18.0.1 (28Feb24):`, and Bacula 5's
+/// `Bacula airback-dir 5.0.2 (28Apr10): 20-Jul-2018 03:26:20`.
 fn is_header(text: &str) -> bool {
     let l = text.trim_end();
     let lower = l.get(..7).map(str::to_ascii_lowercase).unwrap_or_default();
-    (lower == "bacula " || lower == "bareos ") && l.ends_with(':')
+    (lower == "bacula " || lower == "bareos ") && l.contains("):")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,9 +408,40 @@ struct Messages {
     warnings: Vec<String>,
     /// Which list the last message went to (for continuation lines).
     last_is_error: Option<bool>,
+    /// The full job name of a `Start Backup JobId 1, Job=<name>` line.
+    started: Option<String>,
+    /// A `Fatal error:` was logged: the job fails.
+    fatal: bool,
+    /// Order of first appearance.
+    seen: u64,
 }
 
 impl Messages {
+    fn add(&mut self, text: &str) {
+        let (sev, body) = strip_severity(text.trim_start());
+        if sev.is_none() {
+            if let Some(name) = started_job(body) {
+                self.started = Some(name.to_string());
+            }
+        }
+        // FD per-file errors are indented and carry `ERR=`.
+        let sev =
+            sev.or_else(|| (text.starts_with(' ') && text.contains("ERR=")).then_some("error"));
+        self.fatal |= sev == Some("fatal");
+        self.last_is_error = None;
+        let (list, is_error) = match sev {
+            Some("error" | "fatal") => (&mut self.errors, true),
+            Some(_) => (&mut self.warnings, false),
+            None => return,
+        };
+        if list.len() < MAX_MESSAGES {
+            let mut body = body.trim().to_string();
+            truncate(&mut body, MAX_MESSAGE_LEN);
+            list.push(body);
+            self.last_is_error = Some(is_error);
+        }
+    }
+
     fn continue_last(&mut self, more: &str) {
         let list = match self.last_is_error {
             Some(true) => &mut self.errors,
@@ -219,26 +457,18 @@ impl Messages {
     }
 }
 
-fn message(all: &mut BTreeMap<u64, Messages>, id: u64, text: &str) {
-    let (sev, body) = strip_severity(text.trim_start());
-    // FD per-file errors are indented and carry `ERR=`.
-    let sev = sev.or_else(|| (text.starts_with(' ') && text.contains("ERR=")).then_some("error"));
-    if !all.contains_key(&id) && all.len() >= MAX_JOBS {
-        return;
-    }
-    let m = all.entry(id).or_default();
-    m.last_is_error = None;
-    let (list, is_error) = match sev {
-        Some("error") => (&mut m.errors, true),
-        Some(_) => (&mut m.warnings, false),
-        None => return,
+/// The job of a start message: `Start Backup JobId 1, Job=web01.2026-11-24_08.10.08_04`,
+/// `Start Restore Job RestoreFiles.2023-09-23T09.57.32_06`, `Start Verify JobId=...`.
+fn started_job(body: &str) -> Option<&str> {
+    let rest = body.strip_prefix("Start ")?;
+    let name = match rest.find("Job=") {
+        Some(i) => &rest[i + 4..],
+        None => rest.split_once(" Job ")?.1,
     };
-    if list.len() < MAX_MESSAGES {
-        let mut body = body.trim().to_string();
-        truncate(&mut body, MAX_MESSAGE_LEN);
-        list.push(body);
-        m.last_is_error = Some(is_error);
-    }
+    let end = name
+        .find(|c: char| c.is_whitespace() || c == ',')
+        .unwrap_or(name.len());
+    Some(&name[..end]).filter(|n| !n.is_empty())
 }
 
 /// Cut `s` to at most `max` bytes at a character boundary.
@@ -257,16 +487,25 @@ fn truncate(s: &mut String, max: usize) {
 struct Report {
     header_jobid: Option<u64>,
     bareos: bool,
+    /// `Error:` or `Warning:` before the header: the Director's own verdict on the job.
+    severity: Option<&'static str>,
     keys: BTreeMap<String, String>,
 }
 
 impl Report {
-    fn new(jobid: Option<u64>, header: &str) -> Report {
+    fn new(jobid: Option<u64>, header: &str, severity: Option<&'static str>) -> Report {
         Report {
             header_jobid: jobid,
             bareos: header.to_ascii_lowercase().starts_with("bareos"),
+            severity,
             keys: BTreeMap::new(),
         }
+    }
+
+    /// Enough of a report to be one even without its `Termination` line.
+    fn is_report(&self) -> bool {
+        self.keys.len() >= MIN_REPORT_KEYS
+            && (self.keys.contains_key("jobid") || self.header_jobid.is_some())
     }
 
     fn get(&self, key: &str) -> Option<&str> {
@@ -285,35 +524,45 @@ impl Report {
     fn outcome(self, input: &Input<'_>, msgs: Messages) -> Outcome {
         let job = self
             .get("job")
+            .or(self.get("current job"))
             .map(job_name)
             .or_else(|| self.jobid().map(|id| format!("jobid {id}")))
             .unwrap_or_else(|| input.options.job.clone());
-        let termination = self.get("termination").unwrap_or_default().to_string();
+        let termination = self.get("termination").map(str::to_string);
         let mut o = Outcome::new(job, Status::Unknown);
         let bareos = self.bareos || self.keys.contains_key("bareos binary info");
         o.tool = Some(if bareos { "bareos" } else { "bacula" }.into());
-        o.host = self.get("client").map(client_name);
+        o.host = self
+            .get("client")
+            .or(self.get("restore client"))
+            .map(client_name);
         o.started = self.get("start time").and_then(date);
         o.finished = self.get("end time").and_then(date);
         o.duration_s = self.get("elapsed time").and_then(elapsed);
         o.bytes = self
             .get("sd bytes written")
             .or(self.get("fd bytes written"))
+            .or(self.get("bytes restored"))
             .and_then(number);
         o.files = self
             .get("fd files written")
             .or(self.get("sd files written"))
+            .or(self.get("files restored"))
             .and_then(number);
         let fd_errors = self
             .get("non-fatal fd errors")
+            .or(self.get("fd errors"))
             .and_then(number)
             .unwrap_or(0);
         let sd_errors = self.get("sd errors").and_then(number).unwrap_or(0);
         o.errors = msgs.errors;
         o.warnings = msgs.warnings;
-        let (status, canceled) = termination_status(&termination);
+        let (status, canceled) = match termination.as_deref() {
+            Some(t) => termination_status(t),
+            None => self.status_without_termination(msgs.fatal),
+        };
         o.status = match status {
-            Status::Success if fd_errors + sd_errors > 0 => Status::Warning,
+            Status::Success if fd_errors.saturating_add(sd_errors) > 0 => Status::Warning,
             s => s,
         };
         if canceled {
@@ -325,9 +574,14 @@ impl Report {
         if sd_errors > 0 {
             o.errors.push(format!("{sd_errors} SD errors"));
         }
-        if o.status == Status::Unknown {
-            o.errors
-                .push(format!("unrecognised termination {termination:?}"));
+        match &termination {
+            Some(t) if o.status == Status::Unknown => {
+                o.errors.push(format!("unrecognised termination {t:?}"));
+            }
+            None => o
+                .errors
+                .push("the job report ends before its Termination line".into()),
+            _ => {}
         }
         if o.status == Status::Success && o.files == Some(0) {
             if let Some(s) = input.options.zero_files {
@@ -337,11 +591,41 @@ impl Report {
         let level = self
             .get("backup level")
             .map(|l| l.split(',').next().unwrap_or(l).trim().to_string());
+        let what = termination.unwrap_or_else(|| match o.status {
+            Status::Failure => "job failed (report without Termination line)".into(),
+            Status::Unknown => "report without Termination line".into(),
+            s => format!("{} (report without Termination line)", s.as_str()),
+        });
         o.summary = Some(match level {
-            Some(l) => format!("{termination} ({l})"),
-            None => termination,
+            Some(l) => format!("{what} ({l})"),
+            None => what,
         });
         o
+    }
+
+    /// The status of a report cut before its `Termination` line: the catalog's job status
+    /// (`llist` output), the Director's `Error:` before the header, a fatal error of the job,
+    /// else unknown.
+    fn status_without_termination(&self, fatal: bool) -> (Status, bool) {
+        if let Some(code) = self.get("jobstatus") {
+            return job_status_code(code);
+        }
+        if self.severity.is_some_and(|s| s == "error" || s == "fatal") || fatal {
+            return (Status::Failure, false);
+        }
+        (Status::Unknown, false)
+    }
+}
+
+/// A catalog JobStatus letter (`list jobs`, `llist`): T ok, W warnings, E/e/f errors, A
+/// canceled, I incomplete, D verify differences; the others are jobs still running or waiting.
+fn job_status_code(code: &str) -> (Status, bool) {
+    match code.trim() {
+        "T" => (Status::Success, false),
+        "W" | "D" => (Status::Warning, false),
+        "E" | "e" | "f" | "I" => (Status::Failure, false),
+        "A" => (Status::Failure, true),
+        _ => (Status::Unknown, false),
     }
 }
 
@@ -371,20 +655,28 @@ fn termination_status(t: &str) -> (Status, bool) {
         } else {
             (Status::Success, false)
         }
+    } else if has(&["-- no files to"]) {
+        // `Copying -- no files to copy`, `Migration -- no files to migrate`: the control job
+        // found nothing to do.
+        (Status::Success, false)
     } else {
         (Status::Unknown, false)
     }
 }
 
-/// `web01-files.2026-11-24_08.10.08_04` -> `web01-files`.
+/// The job name without the timestamp Bacula appends: `web01-files.2026-11-24_08.10.08_04`,
+/// Bareos 23's `backup-bareos-fd.2023-09-23T09.50.04_03`, and the 2002 style
+/// `RufusVerify.2002-06-25.21:41:05` all give the name before the dot.
 fn job_name(job: &str) -> String {
     let job = job.trim();
     let dated = |after: &[u8]| {
         after.len() >= 11
             && after[..4].iter().all(u8::is_ascii_digit)
             && after[4] == b'-'
+            && after[5..7].iter().all(u8::is_ascii_digit)
             && after[7] == b'-'
-            && after[10] == b'_'
+            && after[8..10].iter().all(u8::is_ascii_digit)
+            && matches!(after[10], b'_' | b'T' | b'.')
     };
     match job
         .char_indices()
@@ -405,7 +697,8 @@ fn client_name(v: &str) -> String {
     name.strip_suffix("-fd").unwrap_or(name).to_string()
 }
 
-/// `1,200,003 (1.200 MB)` -> 1200003 (separators `,` `.` `'` and spaces are ignored).
+/// `1,200,003 (1.200 MB)` -> 1200003 (separators `,` `.` `'` and spaces are ignored); None
+/// when the digits do not fit in a u64.
 fn number(v: &str) -> Option<u64> {
     let n = v.split('(').next().unwrap_or(v);
     let digits: String = n
@@ -415,7 +708,7 @@ fn number(v: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-/// `1 hour 2 mins 3 secs`, `23 secs`, `1 day 2 hours` -> seconds.
+/// `1 hour 2 mins 3 secs`, `23 secs`, `1 day 2 hours` -> seconds (saturating).
 fn elapsed(v: &str) -> Option<f64> {
     let words: Vec<&str> = v.split_whitespace().collect();
     let mut total = 0u64;
@@ -437,15 +730,16 @@ fn elapsed(v: &str) -> Option<f64> {
 }
 
 /// Report dates: `24-Nov-2026 02:00:00`, `2026-11-24 02:00:00`, `2023-09-23T09:50:04+0000`,
-/// `19-5月-2019 10:00:00`, and German/French/Spanish month abbreviations.
+/// `19-5月-2019 10:00:00`, `16-ноя-2024 22:12:35` and German/French/Spanish month
+/// abbreviations; None outside 1970..=2200.
 fn date(v: &str) -> Option<DateTime<Utc>> {
     let v = v.trim();
     if let Ok(t) = DateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%z") {
-        return Some(t.with_timezone(&Utc));
+        return sane_time(t.with_timezone(&Utc));
     }
     for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(v, f) {
-            return Some(t.and_utc());
+            return sane_time(t.and_utc());
         }
     }
     let (d, time) = v.split_once(' ')?;
@@ -457,7 +751,7 @@ fn date(v: &str) -> Option<DateTime<Utc>> {
     let time = NaiveTime::parse_from_str(time.trim(), "%H:%M:%S")
         .or_else(|_| NaiveTime::parse_from_str(time.trim(), "%H:%M"))
         .ok()?;
-    Some(
+    sane_time(
         NaiveDate::from_ymd_opt(year, month, day)?
             .and_time(time)
             .and_utc(),
@@ -470,18 +764,18 @@ fn month_number(m: &str) -> Option<u32> {
         return (1..=12).contains(&n).then_some(n);
     }
     const NAMES: [&[&str]; 12] = [
-        &["jan", "janv", "ene"],
-        &["feb", "févr", "fév", "fevr"],
-        &["mar", "mär", "mrz", "mars"],
-        &["apr", "avr", "abr"],
-        &["may", "mai"],
-        &["jun", "juin"],
-        &["jul", "juil"],
-        &["aug", "août", "aoû", "ago"],
-        &["sep", "sept"],
-        &["oct", "okt"],
-        &["nov"],
-        &["dec", "dez", "déc", "dic"],
+        &["jan", "janv", "ene", "янв"],
+        &["feb", "févr", "fév", "fevr", "фев"],
+        &["mar", "mär", "mrz", "mars", "мар"],
+        &["apr", "avr", "abr", "апр"],
+        &["may", "mai", "май", "мая"],
+        &["jun", "juin", "июн"],
+        &["jul", "juil", "июл"],
+        &["aug", "août", "aoû", "ago", "авг"],
+        &["sep", "sept", "сен"],
+        &["oct", "okt", "окт"],
+        &["nov", "ноя"],
+        &["dec", "dez", "déc", "dic", "дек"],
     ];
     NAMES
         .iter()
@@ -495,17 +789,77 @@ mod tests {
 
     #[test]
     fn prefixes() {
+        let p = |l| prefix(l).map(|p| (p.jobid, p.daemon, p.text));
         assert_eq!(
-            prefix("24-Nov 08:10 vm-dir JobId 1: Start Backup JobId 1").unwrap(),
-            ("Start Backup JobId 1", Some(1))
+            p("24-Nov 08:10 vm-dir JobId 1: Start Backup JobId 1"),
+            Some((Some(1), "vm-dir", "Start Backup JobId 1"))
         );
         assert_eq!(
-            prefix(" 2024-07-31 16:33:09 bareos-dir JobId 16880: Bareos bareos-dir 23.0.1:")
-                .unwrap(),
-            ("Bareos bareos-dir 23.0.1:", Some(16880))
+            p(" 2024-07-31 16:33:09 bareos-dir JobId 16880: Bareos bareos-dir 23.0.1:"),
+            Some((Some(16880), "bareos-dir", "Bareos bareos-dir 23.0.1:"))
         );
-        assert!(prefix("  JobId:                  1").is_err());
-        assert!(prefix("  Termination:            Backup OK").is_err());
+        for (line, id, daemon) in [
+            (
+                "2023-09-23T09:50:06+0000 bareos-fd  JobId 1: Extended attribute",
+                1,
+                "bareos-fd",
+            ),
+            (
+                "19-5月 16:20 bareos-dir JobId 25: Bareos bareos-dir 18.2.5 (30Jan19):",
+                25,
+                "bareos-dir",
+            ),
+            (
+                "16-ноя 22:12 bacula-dir JobId 26: Begin pruning",
+                26,
+                "bacula-dir",
+            ),
+            (
+                "20/07/2018 03:26 airback-dir JobId 12887: Error: Bacula",
+                12887,
+                "airback-dir",
+            ),
+            (
+                "18\t2025-01-20 13:21:09\tbareos-dir JobId 63589: Error: x",
+                63589,
+                "bareos-dir",
+            ),
+            (
+                "28 | 2024-07-02 06:20:08 | XXXXXXX JobId 202: Fatal error: x",
+                202,
+                "XXXXXXX",
+            ),
+            (
+                "bareos-dir JobId 2: Error: Bareos bareos-dir 21.0.0 (21Dec21):",
+                2,
+                "bareos-dir",
+            ),
+        ] {
+            let got = prefix(line).unwrap_or_else(|| panic!("{line}"));
+            assert_eq!((got.jobid, got.daemon), (Some(id), daemon), "{line}");
+        }
+        assert_eq!(
+            p("07-Jun 11:42 bareos-dir: ERROR in lib/bnet_server_tcp.cc:100"),
+            Some((None, "bareos-dir", "ERROR in lib/bnet_server_tcp.cc:100"))
+        );
+        for line in [
+            "  JobId:                  1",
+            "JobId: 2",
+            "  Termination:            Backup OK",
+            "  Scheduled time:         19-5月-2019 16:19:40",
+            "Build OS: Ubuntu 20.04.3 LTS",
+            "HeadMan: 25-Jun-2002 21:41",
+            "    1. Discard the old tape.",
+            "2024-01-01 12:00:00.123 P00   INFO: backup command begin",
+            "Job queued. JobId=26",
+        ] {
+            assert_eq!(prefix(line), None, "{line}");
+        }
+        // A JobId beyond u64 keeps the line a message, of no job.
+        assert_eq!(
+            p("24-Nov 08:10 vm-dir JobId 99999999999999999999999: x"),
+            Some((None, "vm-dir", "x"))
+        );
     }
 
     #[test]
@@ -527,6 +881,10 @@ mod tests {
                 .to_string(),
             "12"
         );
+        assert_eq!(
+            date("16-ноя-2024 22:12:35"),
+            "2024-11-16T22:12:35Z".parse::<DateTime<Utc>>().ok()
+        );
         assert_eq!(number("1,200,003 (1.200 MB)"), Some(1_200_003));
         assert_eq!(elapsed("1 hour 2 mins 3 secs"), Some(3723.0));
         assert_eq!(
@@ -534,6 +892,12 @@ mod tests {
             "web01-files"
         );
         assert_eq!(job_name("BackupCatalog"), "BackupCatalog");
+        assert_eq!(
+            job_name("backup-bareos-fd.2023-09-23T09.50.04_03"),
+            "backup-bareos-fd"
+        );
+        assert_eq!(job_name("RufusVerify.2002-06-25.21:41:05"), "RufusVerify");
+        assert_eq!(job_name("a.b.c"), "a.b.c");
         assert_eq!(client_name("\"web01-fd\" 9.6.7 (10Dec20) x86_64"), "web01");
     }
 
@@ -549,8 +913,180 @@ mod tests {
             ("Verify Differences", (Status::Warning, false)),
             ("Restore OK", (Status::Success, false)),
             ("something new", (Status::Unknown, false)),
+            ("Copying -- no files to copy", (Status::Success, false)),
+            ("*** Restore Error ***", (Status::Failure, false)),
+            ("Restore OK -- with warnings", (Status::Warning, false)),
         ] {
             assert_eq!(termination_status(t), want, "{t}");
+        }
+    }
+
+    use crate::formats::test_support::{job, parse_as};
+    use crate::formats::{FileMeta, Format};
+
+    fn parse_all(body: &str) -> Vec<Outcome> {
+        let meta = FileMeta::for_path("/var/log/bacula/x.log");
+        parse_as(
+            Format::Bacula,
+            &meta,
+            body.as_bytes(),
+            None,
+            &job("x"),
+            true,
+        )
+        .outcomes
+    }
+
+    const REPORT: &str = "24-Nov 08:10 vm-dir JobId 1: Bacula vm-dir 9.6.7 (10Dec20):\n\
+        \x20 JobId:                  1\n\
+        \x20 Job:                    web01.2026-11-24_08.10.08_04\n\
+        \x20 Start time:             24-Nov-2026 08:10:10\n\
+        \x20 End time:               24-Nov-2026 08:10:11\n\
+        \x20 Elapsed time:           1 hour 2 mins 3 secs\n\
+        \x20 FD Files Written:       4\n\
+        \x20 SD Bytes Written:       1,200,581 (1.200 MB)\n\
+        \x20 Non-fatal FD errors:    0\n\
+        \x20 SD Errors:              0\n\
+        \x20 Termination:            Backup OK\n";
+
+    #[test]
+    fn hostile_numbers_do_not_panic_or_wrap() {
+        assert_eq!(parse_all(REPORT)[0].status, Status::Success);
+        let huge = "18446744073709551615";
+        // Error counts that add up beyond u64 (the old `fd + sd > 0` overflowed).
+        let body = REPORT
+            .replace(
+                "Non-fatal FD errors:    0",
+                &format!("Non-fatal FD errors:    {huge}"),
+            )
+            .replace(
+                "SD Errors:              0",
+                &format!("SD Errors:              {huge}"),
+            );
+        assert_eq!(parse_all(&body)[0].status, Status::Warning);
+        for v in [
+            "99999999999999999999999",
+            "-9223372036854775808",
+            "1e308",
+            "3000000000",
+            "18446744073709551616",
+        ] {
+            for key in ["JobId:                  1", "FD Files Written:       4"] {
+                let k = key.split(':').next().unwrap();
+                let body = REPORT.replace(key, &format!("{k}: {v}"));
+                assert_eq!(parse_all(&body).len(), 1, "{key} {v}");
+            }
+            let body = REPORT.replace("1 hour 2 mins 3 secs", &format!("{v} days {v} hours"));
+            let o = &parse_all(&body)[0];
+            assert!(o.duration_s.is_none_or(|d| d.is_finite()), "{v}");
+            let body = REPORT.replace("24-Nov-2026", &format!("24-Nov-{v}"));
+            assert_eq!(parse_all(&body)[0].started, None, "{v}");
+            let body = REPORT.replace("JobId 1:", &format!("JobId {v}:"));
+            assert_eq!(parse_all(&body)[0].status, Status::Success, "{v}");
+        }
+        assert_eq!(elapsed("18446744073709551615 days"), Some(u64::MAX as f64));
+        assert_eq!(date("24-Nov-99999 08:10:10"), None);
+        assert_eq!(date("1969-12-31 23:59:59"), None);
+        assert_eq!(date("2201-01-01T00:00:00+0000"), None);
+    }
+
+    #[test]
+    fn quoted_mail_report() {
+        let quoted: String = REPORT.lines().map(|l| format!("> {l}\n")).collect();
+        let o = &parse_all(&quoted)[0];
+        assert_eq!((o.job.as_str(), o.status), ("web01", Status::Success));
+        let twice: String = REPORT.lines().map(|l| format!(">> {l}\n")).collect();
+        assert_eq!(parse_all(&twice)[0].status, Status::Success);
+    }
+
+    #[test]
+    fn reports_without_termination_and_unreported_jobs() {
+        // The Director's `Error:` before the header: failure even when the paste stops early.
+        let cut = "20/07/2018 03:26 airback-dir JobId 12887: Error: Bacula airback-dir 5.0.2 \
+                   (28Apr10): 20-Jul-2018 03:26:20\nJobId: 12887\nJob: 01P.2018-07-20_01.00.00_56\n\
+                   Backup Level: Full\nClient: \"NAS-fd\" 5.2.12\n";
+        let o = &parse_all(cut)[0];
+        assert_eq!((o.job.as_str(), o.status), ("01P", Status::Failure));
+        // `llist jobs` style keys: the catalog status letter.
+        let llist = "jobid: 5\njob: a.2019-05-19_00.22.22_04\nname: a\njobstatus: W\n\n\
+                     jobid: 6\njob: b.2019-05-19_00.22.22_05\nname: b\njobstatus: R\n";
+        let o = parse_all(llist);
+        assert_eq!(
+            o.iter()
+                .map(|o| (o.job.as_str(), o.status))
+                .collect::<Vec<_>>(),
+            [("a", Status::Warning), ("b", Status::Unknown)]
+        );
+        // A job that started, then a fatal error and no report: failure; one that just started:
+        // unknown; messages of JobId 0 are no job.
+        let log = "19-5月 16:24 bareos-dir JobId 26: Start Backup JobId 26, Job=c2.2019-05-19_16.24.25_06\n\
+                   19-5月 16:54 client2-fd JobId 26: Fatal error: Failed to connect to Storage daemon\n\
+                   19-5月 17:10 bareos-dir JobId 27: Start Backup JobId 27, Job=c3.2019-05-19_17.10.47_04\n\
+                   19-5月 15:52 bareos-dir JobId 0: Fatal error: Authorization key rejected\n";
+        let o = parse_all(log);
+        assert_eq!(
+            o.iter()
+                .map(|o| (o.job.as_str(), o.status))
+                .collect::<Vec<_>>(),
+            [("c2", Status::Failure), ("c3", Status::Unknown)]
+        );
+        // A log still growing keeps them for later.
+        let meta = FileMeta::for_path("/var/log/bacula/x.log");
+        let p = parse_as(
+            Format::Bacula,
+            &meta,
+            log.as_bytes(),
+            None,
+            &job("x"),
+            false,
+        );
+        assert_eq!((p.outcomes.len(), p.consumed), (0, 0));
+    }
+
+    /// Every number of every Bacula fixture replaced, one at a time, by hostile values: no
+    /// panic (debug builds panic on overflow) and never an outcome time outside 1970..=2200.
+    #[test]
+    fn number_mutation_sweep_over_the_fixtures() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bacula");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .chain(std::fs::read_dir(format!("{dir}/real")).unwrap())
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "md"))
+            .collect();
+        files.sort();
+        let hostile = [
+            "18446744073709551616",
+            "3000000000",
+            "-9223372036854775808",
+            "1e308",
+        ];
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let mut spans = Vec::new();
+            let mut start = None;
+            for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+                match (c.is_ascii_digit(), start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        spans.push((s, i));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            let step = spans.len() / 150 + 1;
+            for &(s, e) in spans.iter().step_by(step) {
+                for h in hostile {
+                    let body = format!("{}{h}{}", &text[..s], &text[e..]);
+                    for o in parse_all(&body) {
+                        for t in [o.started, o.finished].into_iter().flatten() {
+                            assert!(sane_time(t).is_some(), "{}: {t}", f.display());
+                        }
+                        assert!(o.duration_s.is_none_or(|d| d.is_finite() && d >= 0.0));
+                    }
+                }
+            }
         }
     }
 }

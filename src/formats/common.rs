@@ -101,3 +101,28 @@ pub(super) fn wrapper_exit_code(line: &str) -> Option<i32> {
     }
     num.parse::<i32>().ok()
 }
+
+/// Earliest and latest times a parser accepts from its input: anything outside is a hostile or
+/// garbled number, not a backup time.
+const SANE_YEARS: std::ops::RangeInclusive<i32> = 1970..=2200;
+
+/// `t` when its year is in 1970..=2200, else None.
+pub(super) fn sane_time(t: chrono::DateTime<chrono::Utc>) -> Option<chrono::DateTime<chrono::Utc>> {
+    use chrono::Datelike;
+    SANE_YEARS.contains(&t.year()).then_some(t)
+}
+
+/// Seconds since the epoch as a sane time (see [`sane_time`]); None on overflow.
+pub(super) fn sane_epoch(secs: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+    let secs = i64::try_from(secs).ok()?;
+    chrono::DateTime::from_timestamp(secs, 0).and_then(sane_time)
+}
+
+/// `t` plus `secs` seconds, checked (no panic, no wrap-around) and sane (see [`sane_time`]).
+pub(super) fn add_secs(
+    t: chrono::DateTime<chrono::Utc>,
+    secs: u64,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let d = chrono::TimeDelta::try_seconds(i64::try_from(secs).ok()?)?;
+    t.checked_add_signed(d).and_then(sane_time)
+}

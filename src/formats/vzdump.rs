@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_till1, take_while1, take_while_m_n};
 use nom::character::complete::{char, digit1, hex_digit1, space0, space1};
@@ -21,7 +21,7 @@ use nom::number::complete::recognize_float;
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
 
-use super::common::{head, lines};
+use super::common::{add_secs, head, lines, sane_epoch, sane_time};
 use super::{Format, Input, Parsed};
 use crate::outcome::{Item, Outcome, Status};
 
@@ -47,8 +47,16 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     let mut outcomes = Vec::new();
     let mut consumed = 0;
     let mut run = Run::default();
+    let mut line_start = 0;
     for (end, raw) in lines(input.bytes) {
+        let start = std::mem::replace(&mut line_start, end);
         let Some(ev) = event(&raw) else { continue };
+        // Console outputs pasted one after another have no `TASK` line: a new job start ends
+        // the run before it, when that run backed up anything.
+        if matches!(ev.kind, Ev::JobStart) && run.has_result() {
+            outcomes.push(std::mem::take(&mut run).outcome(input, file_upid.as_ref()));
+            consumed = start;
+        }
         let done = matches!(ev.kind, Ev::Task(_));
         run.apply(ev);
         if done {
@@ -82,18 +90,27 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     if name.starts_with("UPID:") && name.contains(":vzdump:") {
         return true;
     }
+    // A per-guest log or a paste cut before any start or end line still shows vzdump's own
+    // progress lines; two of them are needed, one could be a quote in another tool's log.
+    let mut progress = 0;
     lines(head(input.bytes)).take(400).any(|(_, l)| {
-        (l.starts_with("UPID:") && l.contains(":vzdump:"))
-            || event(&l).is_some_and(|e| {
-                matches!(
-                    e.kind,
-                    Ev::JobStart
-                        | Ev::GuestStart(..)
-                        | Ev::GuestFinished(..)
-                        | Ev::GuestFailed(..)
-                        | Ev::Task(_)
-                )
-            })
+        if l.starts_with("UPID:") && l.contains(":vzdump:") {
+            return true;
+        }
+        match event(&l).map(|e| e.kind) {
+            Some(
+                Ev::JobStart
+                | Ev::GuestStart(..)
+                | Ev::GuestFinished(..)
+                | Ev::GuestFailed(..)
+                | Ev::Task(_),
+            ) => true,
+            Some(Ev::Progress) => {
+                progress += 1;
+                progress >= 2
+            }
+            _ => false,
+        }
     })
 }
 
@@ -148,7 +165,7 @@ fn index_line(i: &str) -> IResult<&str, (Upid, Ended<'_>)> {
 }
 
 fn epoch(secs: u64) -> Option<DateTime<Utc>> {
-    Utc.timestamp_opt(i64::try_from(secs).ok()?, 0).single()
+    sane_epoch(secs)
 }
 
 fn parse_index(input: &Input<'_>) -> Parsed {
@@ -266,10 +283,14 @@ enum Ev {
     Task(String),
     /// `vzdump backup status (<fqdn>): ...` (a notification mail's subject)
     MailHost(String),
+    /// One of vzdump's own progress lines (`creating vzdump archive '...'`, `backup mode: ...`,
+    /// `status: 54% (...), sparse ...`, ` 47% (580.0 MiB of 1.2 GiB) in 3s, ...`): a backup was
+    /// running.
+    Progress,
 }
 
 fn event(line: &str) -> Option<Event> {
-    let line = line.trim_end();
+    let line = unwrap_line(line);
     if let Some(status) = line.strip_prefix("TASK ") {
         let status = status.strip_prefix("ERROR: ").unwrap_or(status);
         return Some(Event {
@@ -284,6 +305,7 @@ fn event(line: &str) -> Option<Event> {
         });
     }
     let (_, (time, level, msg)) = prefixed(line).ok()?;
+    let time = time.flatten();
     let kind = match level {
         "INFO" => info(msg)?,
         "WARN" => Ev::Warn(msg.trim().to_string()),
@@ -298,9 +320,32 @@ fn event(line: &str) -> Option<Event> {
     Some(Event { time, kind })
 }
 
-/// `[<vmid>: ][YYYY-MM-DD HH:MM:SS ](INFO|WARN|ERROR): <msg>`
-fn prefixed(i: &str) -> IResult<&str, (Option<DateTime<Utc>>, &str, &str)> {
-    let (i, _vmid) = opt(terminated(digit1, tag(": "))).parse(i)?;
+/// A line without what pastes wrap around vzdump's own text: surrounding whitespace (old PVE
+/// mails indent every line by two spaces), mail quote markers (`> `), and the file name that
+/// `grep -H` or `tail` of several per-guest logs put first (`/var/log/vzdump/qemu-100.log:`).
+fn unwrap_line(line: &str) -> &str {
+    let mut l = line.trim();
+    while let Some(rest) = l.strip_prefix('>') {
+        l = rest.trim_start();
+    }
+    if l.starts_with('/') {
+        if let Some(i) = l.find(".log") {
+            let rest = &l[i + 4..];
+            if let Some(rest) = rest.strip_prefix(':').or_else(|| rest.strip_prefix(' ')) {
+                l = rest.trim_start();
+            }
+        }
+    }
+    l
+}
+
+/// The time of a line (None when it has none, Some(None) when it is out of range).
+type LineTime = Option<Option<DateTime<Utc>>>;
+
+/// `[<vmid>: ][YYYY-MM-DD HH:MM:SS ](INFO|WARN|ERROR): <msg>`; a stray backtick after the
+/// vmid (a paste's code fence) is tolerated.
+fn prefixed(i: &str) -> IResult<&str, (LineTime, &str, &str)> {
+    let (i, _vmid) = opt(terminated(digit1, (char(':'), opt(char('`')), char(' ')))).parse(i)?;
     let (i, time) = opt(terminated(local_time, space1)).parse(i)?;
     let (i, level) =
         terminated(alt((tag("INFO"), tag("WARN"), tag("ERROR"))), tag(":")).parse(i)?;
@@ -308,9 +353,10 @@ fn prefixed(i: &str) -> IResult<&str, (Option<DateTime<Utc>>, &str, &str)> {
     Ok(("", (time, level, i)))
 }
 
-/// `YYYY-MM-DD HH:MM:SS`, local time read as UTC.
-fn local_time(i: &str) -> IResult<&str, DateTime<Utc>> {
-    map_res(
+/// `YYYY-MM-DD HH:MM:SS`, local time read as UTC; None when it is no valid time in 1970..=2200
+/// (the line is still read).
+fn local_time(i: &str) -> IResult<&str, Option<DateTime<Utc>>> {
+    map(
         recognize((
             take_while_m_n(4, 4, |c: char| c.is_ascii_digit()),
             char('-'),
@@ -320,7 +366,11 @@ fn local_time(i: &str) -> IResult<&str, DateTime<Utc>> {
             char(' '),
             take_while_m_n(8, 8, |c: char| c.is_ascii_digit() || c == ':'),
         )),
-        |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").map(|t| t.and_utc()),
+        |s: &str| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+                .ok()
+                .and_then(|t| sane_time(t.and_utc()))
+        },
     )
     .parse(i)
 }
@@ -347,12 +397,16 @@ fn mail_subject(i: &str) -> IResult<&str, &str> {
     .parse(i)
 }
 
-/// `HH:MM:SS` as seconds.
-fn hms(i: &str) -> IResult<&str, u64> {
-    let num = || map_res(digit1, str::parse::<u64>);
+/// `HH:MM:SS` as seconds; None when a number does not fit (the line is still read).
+fn hms(i: &str) -> IResult<&str, Option<u64>> {
+    let num = || map(digit1, |d: &str| d.parse::<u64>().ok());
     map(
         (num(), char(':'), num(), char(':'), num()),
-        |(h, _, m, _, s)| h * 3600 + m * 60 + s,
+        |(h, _, m, _, s)| {
+            h?.checked_mul(3600)?
+                .checked_add(m?.checked_mul(60)?)?
+                .checked_add(s?)
+        },
     )
     .parse(i)
 }
@@ -376,7 +430,15 @@ fn size(i: &str) -> IResult<&str, u64> {
             )))
         }
     };
-    Ok((i, (n.max(0.0) * mult as f64) as u64))
+    let bytes = n.max(0.0) * mult as f64;
+    // `as` would saturate: a size beyond u64 (or `inf`, `NaN`) is garbage, not a size.
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Float,
+        )));
+    }
+    Ok((i, bytes as u64))
 }
 
 fn info(msg: &str) -> Option<Ev> {
@@ -405,7 +467,7 @@ fn info(msg: &str) -> Option<Ev> {
     )
         .parse(m)
     {
-        return Some(Ev::GuestFinished(id, secs));
+        return Some(Ev::GuestFinished(id, secs.flatten()));
     }
     if let Some(name) = m
         .strip_prefix("VM Name: ")
@@ -414,7 +476,10 @@ fn info(msg: &str) -> Option<Ev> {
         return Some(Ev::GuestName(name.trim().to_string()));
     }
     if let Some(t) = m.strip_prefix("Backup started at ") {
-        return local_time(t.trim()).ok().map(|(_, t)| Ev::StartedAt(t));
+        return Some(match local_time(t.trim()) {
+            Ok((_, Some(t))) => Ev::StartedAt(t),
+            _ => Ev::Progress,
+        });
     }
     // Sizes, most telling first: on the target, new data (PBS), read (qemu), tar (lxc).
     let sized: [(&str, u8); 4] = [
@@ -430,11 +495,47 @@ fn info(msg: &str) -> Option<Ev> {
         if let Ok((_, n)) = size(after) {
             return Some(Ev::Size(n, rank));
         }
-        if let Ok((_, n)) = map_res(digit1::<_, nom::error::Error<&str>>, str::parse).parse(after) {
+        // A plain byte count (`Total bytes written: 611809280 (584MiB, 27MiB/s)`).
+        if let Ok((_, n)) = terminated(
+            map_res(digit1::<_, nom::error::Error<&str>>, str::parse),
+            nom::combinator::not(nom::character::complete::satisfy(|c| {
+                c.is_ascii_alphanumeric() || c == '.'
+            })),
+        )
+        .parse(after)
+        {
             return Some(Ev::Size(n, rank));
         }
+        return Some(Ev::Progress);
     }
-    None
+    is_progress(m).then_some(Ev::Progress)
+}
+
+/// vzdump's own progress lines (qemu-server, pve-container and pve-manager wording).
+fn is_progress(m: &str) -> bool {
+    const STARTS: [&str; 15] = [
+        "creating vzdump archive '",
+        "creating archive '",
+        "creating Proxmox Backup Server archive '",
+        "backup mode: ",
+        "include disk '",
+        "exclude disk '",
+        "including mount point ",
+        "excluding ",
+        "status: ",
+        "starting first sync ",
+        "starting final sync ",
+        "started backup task '",
+        "Backup finished at ",
+        "Failed at ",
+        "create storage snapshot '",
+    ];
+    if STARTS.iter().any(|s| m.starts_with(s)) {
+        return true;
+    }
+    // ` 47% (580.0 MiB of 1.2 GiB) in 3s, read: ...` (the leading spaces are trimmed).
+    let digits = m.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && m[digits..].starts_with("% (")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,6 +579,14 @@ fn push_bounded(v: &mut Vec<String>, s: String) {
 }
 
 impl Run {
+    /// Did this run back up or fail any guest, or end its job?
+    fn has_result(&self) -> bool {
+        self.guests.iter().any(|g| g.status.is_some())
+            || self.job_ok
+            || self.job_errors
+            || self.job_failed.is_some()
+    }
+
     fn guest(&mut self, vmid: u32) -> &mut Guest {
         let next = self.guests.len();
         let idx = *self.index.entry(vmid).or_insert(next);
@@ -556,6 +665,7 @@ impl Run {
             }
             Ev::Task(t) => self.task = Some(t),
             Ev::MailHost(h) => self.mail_host = Some(h),
+            Ev::Progress => {}
         }
     }
 
@@ -570,7 +680,13 @@ impl Run {
         let mut canceled = false;
         let mut items = Vec::new();
         let mut guest_worst = Status::Success;
-        for g in &self.guests {
+        // Did the run end (a job result or the task status)? If not, the log stops while the
+        // last guest was being backed up: that guest's result is not known from the text.
+        let run_ended =
+            self.task.is_some() || self.job_ok || self.job_errors || self.job_failed.is_some();
+        let mut cut_short = None;
+        let last = self.guests.len().saturating_sub(1);
+        for (n, g) in self.guests.iter().enumerate() {
             let (status, message) = match g.status {
                 Some(s) => {
                     let canceled_guest = g.message.as_deref().is_some_and(is_canceled);
@@ -582,10 +698,17 @@ impl Run {
                     };
                     (s, g.message.clone())
                 }
-                None => (
+                None if run_ended || n < last || !self.errors.is_empty() => (
                     Status::Failure,
                     Some("backup started but did not finish".to_string()),
                 ),
+                None => {
+                    cut_short = Some(g.vmid);
+                    (
+                        Status::Unknown,
+                        Some("no end line: the log ends while this guest was backed up".into()),
+                    )
+                }
             };
             guest_worst = guest_worst.worst(status);
             items.push(Item {
@@ -595,9 +718,10 @@ impl Run {
                 message,
             });
         }
-        let ended = self.guests.iter().filter_map(|g| {
-            Some(g.started? + chrono::Duration::seconds(i64::try_from(g.seconds?).ok()?))
-        });
+        let ended = self
+            .guests
+            .iter()
+            .filter_map(|g| add_secs(g.started?, g.seconds?));
         o.finished = ended.max().or(self.last_time).or(input.meta.modified);
         let sizes: Vec<u64> = items.iter().filter_map(|i| i.bytes).collect();
         if !sizes.is_empty() {
@@ -638,9 +762,17 @@ impl Run {
                     s = s.worst(Status::Warning);
                 }
                 if items.is_empty() && !self.job_ok && s == Status::Success {
-                    o.errors
-                        .push("no guest backup and no job result in the log".into());
+                    o.errors.push(
+                        "no guest backup result and no job result: the log ends while a backup \
+                         was running, or it holds no end line"
+                            .into(),
+                    );
                     s = Status::Unknown;
+                }
+                if let (Some(id), Status::Unknown) = (cut_short, s) {
+                    o.errors.push(format!(
+                        "no end line: the log ends while VM {id} was being backed up"
+                    ));
                 }
                 s
             }
@@ -651,11 +783,14 @@ impl Run {
             status
         };
         if !o.errors.is_empty() || o.status != Status::Success {
-            let failed = items.iter().filter(|i| i.status == Status::Failure).count();
+            let ok = items
+                .iter()
+                .filter(|i| matches!(i.status, Status::Success | Status::Warning))
+                .count();
             if !items.is_empty() {
                 o.summary = Some(format!(
                     "{} of {} guests backed up{}",
-                    items.len() - failed,
+                    ok,
                     items.len(),
                     o.errors
                         .first()
@@ -665,6 +800,9 @@ impl Run {
             }
         } else if !items.is_empty() {
             o.summary = Some(format!("{} guests backed up", items.len()));
+        }
+        if o.summary.is_none() {
+            o.summary = o.errors.first().cloned();
         }
         o.items = items;
         o
@@ -699,8 +837,190 @@ mod tests {
             Some(Ev::Size(611_809_280, 3))
         );
         assert_eq!(e("TASK WARNINGS: 2"), Some(Ev::Task("WARNINGS: 2".into())));
-        assert_eq!(e("INFO:  47% (580.0 MiB of 1.2 GiB) in 3s"), None);
+        assert_eq!(
+            e("INFO:  47% (580.0 MiB of 1.2 GiB) in 3s"),
+            Some(Ev::Progress)
+        );
+        assert_eq!(
+            e("100: 2019-08-24 01:39:13 INFO: status: 54% (146157010944/270582939648), sparse 22%"),
+            Some(Ev::Progress)
+        );
+        assert_eq!(
+            e("43113:` 2025-07-16 21:14:21 INFO: Starting Backup of VM 43113 (lxc)"),
+            Some(Ev::GuestStart(43113))
+        );
         assert_eq!(e("random text"), None);
+    }
+
+    use crate::formats::test_support::{job, parse_as};
+    use crate::formats::{FileMeta, Format};
+
+    fn parse_all(body: &str) -> Vec<Outcome> {
+        let meta = FileMeta::for_path("/var/log/vzdump/x.log");
+        parse_as(
+            Format::Vzdump,
+            &meta,
+            body.as_bytes(),
+            None,
+            &job("x"),
+            true,
+        )
+        .outcomes
+    }
+
+    #[test]
+    fn pasted_shapes() {
+        // Two console outputs without TASK lines: two runs.
+        let two = "INFO: starting new backup job: vzdump 100\nINFO: Starting Backup of VM 100 (qemu)\n\
+                   INFO: Finished Backup of VM 100 (00:00:05)\nINFO: Backup job finished successfully\n\
+                   INFO: starting new backup job: vzdump 101\nINFO: Starting Backup of VM 101 (qemu)\n\
+                   ERROR: Backup of VM 101 failed - no space left\nINFO: Backup job finished with errors\n";
+        let o = parse_all(two);
+        assert_eq!(
+            o.iter().map(|o| o.status).collect::<Vec<_>>(),
+            [Status::Success, Status::Failure]
+        );
+        // Quoted in a mail reply, indented like old PVE mails, or prefixed by grep -H.
+        for prefix in [
+            "> ",
+            ">> ",
+            "  ",
+            "/var/log/vzdump/qemu-100.log:",
+            "/var/log/vzdump/qemu-100.log ",
+        ] {
+            let body = format!(
+                "{prefix}2026-11-24 02:00:01 INFO: Starting Backup of VM 100 (qemu)\n\
+                 {prefix}2026-11-24 02:00:24 INFO: Finished Backup of VM 100 (00:00:23)\n"
+            );
+            let o = &parse_all(&body)[0];
+            assert_eq!(
+                (o.status, o.items.len()),
+                (Status::Success, 1),
+                "{prefix:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn huge_guest_duration_does_not_panic() {
+        // The issue's crash: `started + Duration::seconds(h * 3600 + ...)` overflowed.
+        let body = "INFO: Starting Backup of VM 100 (qemu)\n\
+                    INFO: Backup started at 2026-11-24 02:00:01\n\
+                    INFO: Finished Backup of VM 100 (3000000000:00:00)\n\
+                    TASK OK\n";
+        let o = &parse_all(body)[0];
+        assert_eq!(o.status, Status::Success);
+        assert_eq!(o.items[0].status, Status::Success);
+        for d in [
+            "99999999999999999999:00:00",
+            "00:99999999999999999999:00",
+            "00:00:18446744073709551616",
+            "-9223372036854775808:00:00",
+            "2562047788015215:30:07",
+        ] {
+            let body = body.replace("3000000000:00:00", d);
+            let o = &parse_all(&body)[0];
+            assert_eq!((o.status, o.items.len()), (Status::Success, 1), "{d}");
+        }
+        assert_eq!(hms("3000000000:00:00").unwrap().1, Some(10_800_000_000_000));
+        assert_eq!(hms("99999999999999999999:00:00").unwrap().1, None);
+        assert_eq!(hms("5124095576030432:00:00").unwrap().1, None);
+    }
+
+    #[test]
+    fn hostile_sizes_and_times() {
+        for v in [
+            "1e308GB",
+            "18446744073709551616",
+            "99999999999999999999.9TB",
+            "NaNGB",
+            "infGB",
+        ] {
+            let body = format!(
+                "INFO: Starting Backup of VM 100 (qemu)\nINFO: archive file size: {v}\n\
+                 INFO: Total bytes written: {v}\nINFO: Finished Backup of VM 100 (00:00:01)\nTASK OK\n"
+            );
+            let o = &parse_all(&body)[0];
+            assert_eq!(o.status, Status::Success, "{v}");
+            assert!(o.bytes.is_none_or(|b| b < u64::MAX), "{v}: {:?}", o.bytes);
+        }
+        // Two guests whose sizes add up beyond u64 saturate, they do not wrap.
+        let big = "INFO: Total bytes written: 18446744073709551615\n";
+        let body = format!(
+            "INFO: Starting Backup of VM 1 (lxc)\n{big}INFO: Finished Backup of VM 1 (00:00:01)\n\
+             INFO: Starting Backup of VM 2 (lxc)\n{big}INFO: Finished Backup of VM 2 (00:00:01)\nTASK OK\n"
+        );
+        assert_eq!(parse_all(&body)[0].bytes, Some(u64::MAX));
+        // Out-of-range times are dropped, the lines are still read.
+        let body = "9999-12-31 23:59:59 INFO: Starting Backup of VM 7 (qemu)\n\
+                    0000-01-01 00:00:00 INFO: Finished Backup of VM 7 (00:00:01)\n";
+        let o = &parse_all(body)[0];
+        assert_eq!(
+            (o.status, o.started, o.finished),
+            (Status::Success, None, None)
+        );
+        // A vmid beyond u32 is no guest (the line is skipped), never a wrapped one.
+        let body = "INFO: Starting Backup of VM 4294967296 (qemu)\n\
+                    INFO: Finished Backup of VM 99999999999999999999 (00:00:01)\nTASK OK\n";
+        let o = &parse_all(body)[0];
+        assert_eq!((o.status, o.items.len()), (Status::Success, 0));
+        assert_eq!(epoch(u64::MAX), None);
+        assert_eq!(epoch(0x7FFF_FFFF_FFFF_FFFF), None);
+        let index =
+            "UPID:pve1:FFFFFFFFFFFFFFFF:FFFFFFFFFFFFFFFF:FFFFFFFFFFFFFFFF:vzdump:100:root@pam: \
+                     FFFFFFFFFFFFFFFF WARNINGS: 18446744073709551616\n\
+                     UPID:pve1:1:1:1FFFFFFFFFFFFFFFF:vzdump:100:root@pam: 1 OK\n";
+        let o = parse_all(index);
+        assert_eq!(o.len(), 1);
+        assert_eq!(
+            (o[0].status, o[0].started, o[0].finished),
+            (Status::Warning, None, None)
+        );
+    }
+
+    /// Every number of every vzdump fixture replaced, one at a time, by hostile values: no
+    /// panic (debug builds panic on overflow) and never an outcome time outside 1970..=2200.
+    #[test]
+    fn number_mutation_sweep_over_the_fixtures() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/vzdump");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .chain(std::fs::read_dir(format!("{dir}/real")).unwrap())
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "md"))
+            .collect();
+        files.sort();
+        let hostile = [
+            "18446744073709551616",
+            "3000000000",
+            "-9223372036854775808",
+            "1e308",
+        ];
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let mut spans = Vec::new();
+            let mut start = None;
+            for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+                match (c.is_ascii_digit(), start) {
+                    (true, None) => start = Some(i),
+                    (false, Some(s)) => {
+                        spans.push((s, i));
+                        start = None;
+                    }
+                    _ => {}
+                }
+            }
+            for &(s, e) in spans.iter().take(120) {
+                for h in hostile {
+                    let body = format!("{}{h}{}", &text[..s], &text[e..]);
+                    for o in parse_all(&body) {
+                        for t in [o.started, o.finished].into_iter().flatten() {
+                            assert!(sane_time(t).is_some(), "{}: {t}", f.display());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
