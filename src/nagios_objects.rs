@@ -193,6 +193,8 @@ enum Freshness {
 
 /// One passive service to define.
 struct Service {
+    /// The job it is for (None: the heartbeat).
+    job: Option<String>,
     host: String,
     name: String,
     /// The comment line above the definition: where the job comes from.
@@ -200,8 +202,17 @@ struct Service {
     freshness: Freshness,
 }
 
+/// What [`render`] made.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The object definitions.
+    pub text: String,
+    /// The jobs a passive service was defined for.
+    pub jobs: Vec<String>,
+}
+
 /// The object definitions for `config` (read from `path`) and the jobs the agent has `seen`.
-pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJobs) -> String {
+pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJobs) -> Rendered {
     let agent_host = &config.agent.host_name;
     let naming = crate::agent::run::naming(config);
     let fmt = config::duration::format_duration;
@@ -209,6 +220,7 @@ pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJob
     let mut notes: Vec<String> = Vec::new();
     if let Some(hb) = config.agent.heartbeat {
         services.push(Service {
+            job: None,
             host: agent_host.clone(),
             name: crate::agent::run::HEARTBEAT_SERVICE.into(),
             origin: format!(
@@ -253,6 +265,7 @@ pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJob
         };
         let origin = format!("job {job}: {origin}");
         services.push(Service {
+            job: Some(job.clone()),
             host,
             name,
             origin,
@@ -406,7 +419,42 @@ pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJob
     for n in notes {
         let _ = writeln!(out, "# {n}");
     }
-    out
+    Rendered {
+        text: out,
+        jobs: services.iter().filter_map(|s| s.job.clone()).collect(),
+    }
+}
+
+/// The file in the state directory that records the jobs `nagios-config` last defined
+/// services for: the agent's heartbeat warns about a job with results but no service.
+pub const GENERATED_FILE: &str = "nagios-services.json";
+
+/// What [`GENERATED_FILE`] holds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Generated {
+    /// When the objects were generated.
+    pub generated: chrono::DateTime<chrono::Utc>,
+    /// The jobs a service was defined for.
+    pub jobs: Vec<String>,
+}
+
+/// Record in `state_dir` the jobs a service was defined for (owned like the state directory).
+pub fn record_generated(state_dir: &Path, jobs: &[String]) -> std::io::Result<()> {
+    let g = Generated {
+        generated: chrono::Utc::now(),
+        jobs: jobs.to_vec(),
+    };
+    let json = serde_json::to_vec_pretty(&g).map_err(std::io::Error::other)?;
+    crate::fsutil::write_atomic(&state_dir.join(GENERATED_FILE), &json)
+}
+
+/// The jobs the last `nagios-config` defined services for (empty when it never ran here).
+pub fn generated_jobs(state_dir: &Path) -> Vec<String> {
+    std::fs::read(state_dir.join(GENERATED_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Generated>(&b).ok())
+        .map(|g| g.jobs)
+        .unwrap_or_default()
 }
 
 /// The comment block that opens the output: what it is, from what, how to regenerate it.

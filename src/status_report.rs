@@ -190,13 +190,12 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> Report {
         .map(|j| {
             let s = config.job_settings(j.job);
             let within = s.every.map(|e| e + s.grace);
-            let late = match (within, j.last) {
-                (Some(w), Some(last)) => {
-                    now - last > chrono::Duration::from_std(w).unwrap_or(chrono::Duration::MAX)
-                }
-                (Some(_), None) => true,
-                _ => false,
-            };
+            // As the agent's own check: from the last result, or from when it started
+            // watching for a job never seen.
+            let late = within.is_some_and(|w| {
+                now - j.last.unwrap_or(cadence.since())
+                    > chrono::Duration::from_std(w).unwrap_or(chrono::Duration::MAX)
+            });
             JobReport {
                 job: j.job.to_string(),
                 status: j.status,

@@ -308,7 +308,7 @@ fn quarantined_skipped_and_serviceless_results_turn_the_heartbeat_warning() {
     assert_eq!(hb.return_code, 1, "{}\n{}", hb.output, agent.log_text());
     for needle in [
         "1 outcome quarantined in spool/nsca/quarantine",
-        "1 job without a [[job]] section",
+        "1 job without a Nagios service",
         "adhoc-export",
         "1 file skipped:",
         "link.json",
@@ -346,12 +346,17 @@ fn a_resolved_problem_turns_the_heartbeat_ok_again() {
     config(&s, peer.port(), "2s", "");
     std::os::unix::fs::symlink("/etc/hostname", s.watched.join("link.json")).unwrap();
     let agent = s.start_agent();
+    s.drop_file("adhoc.json", &result_json("adhoc-export", "ok", 1));
     let got = peer.wait_until(Duration::from_secs(15), |g| {
-        last_heartbeat(g).is_some_and(|h| h.return_code == 1)
+        last_heartbeat(g).is_some_and(|h| h.return_code == 1 && h.output.contains("adhoc-export"))
     });
     let hb = last_heartbeat(&got).unwrap_or_else(|| panic!("{}", agent.log_text()));
     assert!(hb.output.contains("link.json"), "{}", hb.output);
+    // Resolved: the symlink goes, and nagios-config (re)defines a service for the new job.
     std::fs::remove_file(s.watched.join("link.json")).unwrap();
+    let out = nagbridge(&["nagios-config", "-c", s.config.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("service_description     backup adhoc-export"));
     let got = peer.wait_until(Duration::from_secs(30), |g| {
         last_heartbeat(g).is_some_and(|h| h.return_code == 0)
     });

@@ -141,6 +141,11 @@ impl Cadence {
             .map(|s| nsca::packet::truncate_utf8(s, 200).to_string());
     }
 
+    /// When tracking started (the baseline for a job never seen).
+    pub fn since(&self) -> DateTime<Utc> {
+        self.since
+    }
+
     /// Every job known, by name.
     pub fn jobs(&self) -> impl Iterator<Item = JobView<'_>> {
         self.jobs.iter().map(|(job, s)| JobView {

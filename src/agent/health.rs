@@ -93,8 +93,9 @@ pub struct Health {
     pub watches: Vec<WatchProblem>,
     /// Files the watcher skipped (symlinks, FIFOs, unreadable files): path -> why.
     pub skipped: BTreeMap<PathBuf, String>,
-    /// Jobs with a recent outcome but no `[[job]]` of that exact name, so no Nagios service
-    /// from `nagios-config`: Nagios drops their results. Job -> last outcome time.
+    /// Jobs with a recent outcome but no Nagios service (no `[[job]]` of that exact name, and
+    /// not in what `nagios-config` last generated): Nagios drops their results. Job -> last
+    /// outcome time.
     pub unconfigured_jobs: BTreeMap<String, DateTime<Utc>>,
 }
 
@@ -136,8 +137,8 @@ impl Health {
         if !self.unconfigured_jobs.is_empty() {
             let names: Vec<&str> = self.unconfigured_jobs.keys().map(String::as_str).collect();
             out.push(format!(
-                "{} {} without a [[job]] section, so without a Nagios service (Nagios drops \
-                 their results; add [[job]] name = \"...\" and run nagbridge nagios-config): {}",
+                "{} {} without a Nagios service (Nagios drops their results; run nagbridge \
+                 nagios-config again and reload Nagios, or add [[job]] name = \"...\"): {}",
                 names.len(),
                 plural(names.len() as u64, "job", "jobs"),
                 names.join(", ")
@@ -257,7 +258,7 @@ mod tests {
             "watch /var/log/gone: does not exist",
             "2 outcomes quarantined in spool/nsca/quarantine",
             "1 spool entry for nsca cannot be read (skipped, the others go on): 0001-b: permission denied",
-            "1 job without a [[job]] section",
+            "1 job without a Nagios service",
             ": README",
             "1 file skipped: /var/log/x/link: symbolic link",
         ] {

@@ -420,6 +420,7 @@ pub async fn run_once(
             _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
                 note_warnings(&watcher, &mut watchful);
                 let health = health_now(config, &pipeline, &cadence, &mut watchful);
+                write_status(&status_base, &health, &state_dir);
                 send_heartbeat(&pipeline, &health, &mut watchful).await;
             }
         }
@@ -525,11 +526,15 @@ fn health_now(
         .skipped
         .retain(|p, _| std::fs::symlink_metadata(p).is_ok());
     let now = Utc::now();
+    // A job has a Nagios service when a [[job]] names it exactly, or the last
+    // `nagbridge nagios-config` defined one for it.
+    let generated = crate::nagios_objects::generated_jobs(&config.agent.state_dir);
     let unconfigured_jobs = cadence
         .jobs()
         .filter(|j| j.job != HEARTBEAT_SERVICE)
         .filter(|j| j.last.is_some_and(|t| now - t <= UNCONFIGURED_JOB_WINDOW))
         .filter(|j| !config.jobs.iter().any(|r| r.name == j.job))
+        .filter(|j| !generated.iter().any(|g| g == j.job))
         .filter_map(|j| Some((j.job.to_string(), j.last?)))
         .collect();
     Health {

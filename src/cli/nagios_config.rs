@@ -108,7 +108,21 @@ pub fn main(args: &NagiosConfigArgs) -> i32 {
                     file.display()
                 );
             }
-            print!("{}", nagios_objects::render(&c, &path, &options, &seen));
+            let rendered = nagios_objects::render(&c, &path, &options, &seen);
+            print!("{}", rendered.text);
+            // The agent's heartbeat warns about jobs with results but no service; what was
+            // just defined is no longer one of them.
+            if c.agent.state_dir.is_dir() {
+                if let Err(e) = nagios_objects::record_generated(&c.agent.state_dir, &rendered.jobs)
+                {
+                    eprintln!(
+                        "nagbridge nagios-config: note: cannot record the generated services in \
+                         {} ({e}); the agent's heartbeat keeps naming the jobs without a [[job]] \
+                         section until it can (run as the agent's user or root)",
+                        c.agent.state_dir.display()
+                    );
+                }
+            }
             0
         }
         Err(e) => {
