@@ -2,5 +2,6 @@
 //! the delivery loops.
 
 pub mod cadence;
+pub mod history;
 pub mod run;
 pub mod wrap;

@@ -21,7 +21,7 @@ use crate::formats::{self, FileMeta, Format, Input, Options};
 use crate::outcome::{Outcome, Status};
 use crate::sinks::nsca::{NscaSink, NscaSinkConfig};
 use crate::spool::Spool;
-use crate::watch::{ReadyFile, WatchConfig, WatchSpec, Watcher};
+use crate::watch::{ReadyFile, WatchConfig, WatchHealth, WatchSpec, Watcher};
 
 /// Service description of the agent's own heartbeat check.
 pub const HEARTBEAT_SERVICE: &str = "nagbridge";
@@ -150,6 +150,9 @@ pub fn outcomes_of(config: &Config, file: &ReadyFile) -> (Vec<Outcome>, usize) {
         );
         return (vec![o], 0);
     }
+    if super::history::blank_append(file.offset, &file.bytes) {
+        return (Vec::new(), file.bytes.len());
+    }
     let options = Options {
         job,
         split_items: watch.items == Items::Split,
@@ -173,7 +176,13 @@ pub fn outcomes_of(config: &Config, file: &ReadyFile) -> (Vec<Outcome>, usize) {
         complete: file.complete,
     };
     let format: Format = watch.format.name().parse().unwrap_or(Format::Auto);
-    let parsed = formats::parse(format, &input);
+    let mut parsed = formats::parse(format, &input);
+    if file.history && watch.history == crate::config::History::Last {
+        let dropped = super::history::keep_last_per_job(&mut parsed.outcomes);
+        if dropped > 0 {
+            tracing::info!(path = %path, dropped, kept = parsed.outcomes.len(), "old results found at the watch's first scan: reporting the last per job ([[watch]] history = \"last\")");
+        }
+    }
     (parsed.outcomes, parsed.consumed)
 }
 
@@ -301,7 +310,7 @@ pub async fn run_once(
                     .as_ref()
                     .is_some_and(|id| matches!(dest.spool.load(id), Ok(Some(_))));
                 if !still_pending {
-                    match dest.spool.enqueue(&heartbeat_outcome(&dest)) {
+                    match dest.spool.enqueue(&heartbeat_outcome(&dest, &watcher.unhealthy())) {
                         Ok(id) => last_heartbeat = Some(id),
                         Err(e) => tracing::error!("cannot spool the heartbeat: {e}"),
                     }
@@ -383,12 +392,14 @@ fn stale_jobs(config: &Config, cadence: &mut Cadence) -> Vec<Outcome> {
     cadence.due(Utc::now(), &rules)
 }
 
-fn heartbeat_outcome(dest: &Destination) -> Outcome {
+/// The agent's own check: WARNING while delivery fails or a watch is unhealthy (each named
+/// with its reason, also in the long output).
+fn heartbeat_outcome(dest: &Destination, unhealthy: &[WatchHealth]) -> Outcome {
     let s = dest.stats.snapshot();
     let pending = dest.spool.len().unwrap_or(0);
     let mut o = Outcome::new(
         HEARTBEAT_SERVICE,
-        if s.failing {
+        if s.failing || !unhealthy.is_empty() {
             Status::Warning
         } else {
             Status::Success
@@ -405,6 +416,15 @@ fn heartbeat_outcome(dest: &Destination) -> Outcome {
             ""
         }
     ));
+    if let Some(first) = unhealthy.first() {
+        let more = match unhealthy.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        let summary = o.summary.get_or_insert_with(String::new);
+        summary.push_str(&format!(", watch {first}{more}"));
+        o.warnings = unhealthy.iter().map(|h| format!("watch {h}")).collect();
+    }
     o.finished = Some(Utc::now());
     o
 }

@@ -11,7 +11,7 @@ use nsca::crypto::Method;
 use nsca::packet::PacketSize;
 use toml::{Table, Value};
 
-use super::keywords::{Items, Status, When};
+use super::keywords::{History, Items, Status, When};
 use super::problem::{suggestion, Problems};
 use super::reader::{self as r, Section};
 use super::sections::*;
@@ -339,6 +339,7 @@ fn watch(path: String, t: &Table, p: &mut Problems) -> Option<Watch> {
         .map(|v| exit_codes(&s.key("exit_codes"), v, p));
     let zero_files = s.read(p, "zero_files", r::keyword::<Status>);
     let canceled = s.read(p, "canceled", r::keyword::<Status>);
+    let history = s.read(p, "history", r::keyword::<History>);
     s.finish(p);
     Some(Watch {
         path: dir?,
@@ -353,6 +354,7 @@ fn watch(path: String, t: &Table, p: &mut Problems) -> Option<Watch> {
         exit_codes: codes.unwrap_or_default(),
         zero_files: zero_files.unwrap_or(Status::Warning),
         canceled: canceled.unwrap_or(Status::Failure),
+        history: history.unwrap_or(History::Last),
     })
 }
 

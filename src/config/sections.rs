@@ -11,7 +11,7 @@ use std::time::Duration;
 use nsca::crypto::Method;
 use nsca::packet::PacketSize;
 
-use super::keywords::{ChannelType, Format, Items, Status, When};
+use super::keywords::{ChannelType, Format, History, Items, Status, When};
 use super::secret::{Secret, SecretError};
 use super::template::Template;
 
@@ -149,6 +149,10 @@ pub struct Watch {
     pub zero_files: Status,
     /// Status of a run that was canceled or interrupted; default `failure`.
     pub canceled: Status,
+    /// What to report of the results already in a file when the watch is first scanned:
+    /// `last` (default: the last per job, so an install on a host with years of logs does not
+    /// send thousands of old notifications) or `all`.
+    pub history: History,
 }
 
 /// `[[job]]`: expectations and overrides for the jobs whose name matches a glob.

@@ -276,9 +276,9 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Validate `config`, load the checkpoints, set up inotify and start the watcher thread.
-    /// A watched directory that does not exist yet (or cannot be read) is reported by
-    /// [`Watcher::health`] and retried every few seconds.
+    /// Validate `config`, load the checkpoints, set up inotify, scan every watch once and start
+    /// the watcher thread. A watched directory that does not exist yet (or cannot be read) is
+    /// reported by [`Watcher::health`] and retried every few seconds.
     pub fn start(config: WatchConfig) -> Result<Watcher, WatchError> {
         let (tx, rx) = mpsc::channel();
         let (ready_tx, ready) = tokio::sync::mpsc::unbounded_channel();
@@ -336,8 +336,8 @@ impl Watcher {
         self.call(Msg::Flush).await
     }
 
-    /// The health of every watch as of its last scan (each watch is scanned at start, so this
-    /// is empty only before the first scan). Cheap: a copy of a short list.
+    /// The health of every watch as of its last scan (the first one ran in
+    /// [`Watcher::start`]). Cheap: a copy of a short list.
     pub fn health(&self) -> Vec<WatchHealth> {
         self.health
             .lock()

@@ -186,10 +186,10 @@ impl Worker {
         if let Some(w) = corrupt {
             worker.warn(None, w);
         }
+        // The first scan runs before `start` returns: the health of every watch is known from
+        // the start, and files written after it are not history.
         for i in 0..worker.roots.len() {
-            if !worker.inside_state_dir(i) {
-                worker.register(i);
-            }
+            worker.scan_now(i);
         }
         Ok(worker)
     }
@@ -283,14 +283,7 @@ impl Worker {
             let now = Instant::now();
             for i in 0..self.roots.len() {
                 if self.next_scan[i] <= now {
-                    self.scan(i, now);
-                    let healthy = self.states[i].as_ref().is_some_and(PathState::is_ok);
-                    let every = if healthy {
-                        self.scan_interval(i)
-                    } else {
-                        self.retry_interval(i)
-                    };
-                    self.next_scan[i] = Instant::now() + every;
+                    self.scan_now(i);
                 }
             }
             self.collect_ready(Instant::now());
@@ -450,6 +443,18 @@ impl Worker {
                 self.next_scan[i] = now;
             }
         }
+    }
+
+    /// Scan watch `i` and set when it is scanned next (sooner while it is unhealthy).
+    fn scan_now(&mut self, i: usize) {
+        self.scan(i, Instant::now());
+        let healthy = self.states[i].as_ref().is_some_and(PathState::is_ok);
+        let every = if healthy {
+            self.scan_interval(i)
+        } else {
+            self.retry_interval(i)
+        };
+        self.next_scan[i] = Instant::now() + every;
     }
 
     fn rescan_notify_watches(&mut self, now: Instant) {
