@@ -151,9 +151,11 @@ impl Worker {
             None
         };
         let now = Instant::now();
-        let watch_ids = roots
+        // As configured (not canonicalized: that depends on whether the path exists now).
+        let watch_ids = config
+            .watches
             .iter()
-            .map(|r| format!("{}|{}|{}", r.dir.display(), r.glob.as_str(), r.recursive))
+            .map(|w| format!("{}|{}|{}", w.path.display(), w.glob, w.recursive))
             .collect();
         let mut worker = Worker {
             registered: config.watches.iter().map(|w| w.poll.is_some()).collect(),
