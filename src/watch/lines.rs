@@ -12,7 +12,10 @@ use std::io;
 
 use super::identity::{self, FileKey};
 
-/// Bytes read at once while searching.
+/// Bytes read at once while searching backwards, at first (a file that ends with a newline,
+/// the usual case, costs one small read) ...
+const FIRST_CHUNK: u64 = 4 * 1024;
+/// ... and at most (the chunk doubles up to this).
 const CHUNK: u64 = 64 * 1024;
 /// Files remembered; past this the cache starts over (it only saves work).
 const MAX_CACHED: usize = 4096;
@@ -97,8 +100,10 @@ impl LineEnds {
 /// Offset of the last `\n` in `[lo, hi)`.
 fn search_back(file: &File, lo: u64, hi: u64) -> io::Result<Option<u64>> {
     let mut end = hi;
+    let mut chunk_len = FIRST_CHUNK;
     while end > lo {
-        let n = (end - lo).min(CHUNK);
+        let n = (end - lo).min(chunk_len);
+        chunk_len = (chunk_len * 2).min(CHUNK);
         let chunk = identity::read_range(file, end - n, n)?;
         if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
             return Ok(Some(end - n + i as u64));
