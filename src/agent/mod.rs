@@ -3,6 +3,7 @@
 
 pub mod cadence;
 pub mod health;
+pub mod history;
 pub mod run;
 pub mod status_file;
 pub mod wrap;

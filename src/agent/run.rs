@@ -25,7 +25,7 @@ use crate::pipeline::{self, Pipeline};
 use crate::sinks::nsca::NscaSinkConfig;
 use crate::spool::{EntryId, Lane, Spool};
 use crate::state::{LockError, Role, StateLock};
-use crate::watch::{FileKey, ReadyFile, WatchConfig, WatchSpec, Watcher};
+use crate::watch::{FileKey, ReadyFile, WatchConfig, WatchHealth, WatchSpec, Watcher};
 
 pub use super::health::{AGENT_TOOL, HEARTBEAT_SERVICE};
 
@@ -114,6 +114,7 @@ fn watch_config(config: &Config) -> WatchConfig {
         })
         .collect();
     w.quiet_period = config.agent.quiet_period;
+    w.settle_period = config.agent.settle_period.max(config.agent.quiet_period);
     w.rescan_interval = config.agent.rescan;
     w.max_file_size = config.agent.max_file_size;
     w
@@ -153,6 +154,9 @@ pub fn outcomes_of(config: &Config, file: &ReadyFile) -> (Vec<Outcome>, usize) {
         );
         return (vec![o], 0);
     }
+    if super::history::blank_append(file.offset, &file.bytes) {
+        return (Vec::new(), file.bytes.len());
+    }
     let options = Options {
         job,
         split_items: watch.items == Items::Split,
@@ -176,7 +180,13 @@ pub fn outcomes_of(config: &Config, file: &ReadyFile) -> (Vec<Outcome>, usize) {
         complete: file.complete,
     };
     let format: Format = watch.format.name().parse().unwrap_or(Format::Auto);
-    let parsed = formats::parse(format, &input);
+    let mut parsed = formats::parse(format, &input);
+    if file.history && watch.history == crate::config::History::Last {
+        let dropped = super::history::keep_last_per_job(&mut parsed.outcomes);
+        if dropped > 0 {
+            tracing::info!(path = %path, dropped, kept = parsed.outcomes.len(), "old results found at the watch's first scan: reporting the last per job ([[watch]] history = \"last\")");
+        }
+    }
     (parsed.outcomes, parsed.consumed)
 }
 
@@ -225,6 +235,8 @@ struct Watchful {
     last_heartbeat_at: Option<tokio::time::Instant>,
     /// The last heartbeat's entries, while any is undelivered (one at a time is enough).
     last_heartbeat: Option<Vec<Vec<EntryId>>>,
+    /// What `status.json` last said (it is not rewritten unchanged).
+    last_written: Option<Health>,
 }
 
 /// Run the agent until `signals` says stop or reload. The caller holds the state directory's
@@ -303,6 +315,7 @@ pub async fn run_once(
         last_problems: Vec::new(),
         last_heartbeat_at: None,
         last_heartbeat: None,
+        last_written: None,
     };
     let mut ingests: VecDeque<Ingest> = VecDeque::new();
     // Observations not yet in the cadence file: saved within CADENCE_SAVE_INTERVAL, not per file.
@@ -391,8 +404,11 @@ pub async fn run_once(
             _ = tokio::time::sleep_until(status_due.unwrap_or_else(tokio::time::Instant::now)), if status_due.is_some() => {
                 status_due = None;
                 note_warnings(&watcher, &mut watchful);
-                let health = health_now(config, &pipeline, &cadence, &mut watchful);
-                write_status(&status_base, &health, &state_dir);
+                let health = health_now(config, &pipeline, &cadence, &mut watchful, &watcher.unhealthy());
+                if watchful.last_written.as_ref() != Some(&health) {
+                    write_status(&status_base, &health, &state_dir);
+                    watchful.last_written = Some(health.clone());
+                }
                 // A new problem (or one resolved) is reported at once, not at the next beat.
                 let problems = health.problems();
                 if heartbeat.is_some() && problems != watchful.last_problems
@@ -416,10 +432,12 @@ pub async fn run_once(
                 }
                 // A safety net for inbox events lost (e.g. the inbox was recreated).
                 take_inbox(&inbox, &pipeline, &mut cadence, &mut cadence_save_due);
+                // Watch health and skipped files change without a delivery: look again.
+                status_due.get_or_insert_with(tokio::time::Instant::now);
             }
             _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
                 note_warnings(&watcher, &mut watchful);
-                let health = health_now(config, &pipeline, &cadence, &mut watchful);
+                let health = health_now(config, &pipeline, &cadence, &mut watchful, &watcher.unhealthy());
                 write_status(&status_base, &health, &state_dir);
                 send_heartbeat(&pipeline, &health, &mut watchful).await;
             }
@@ -441,7 +459,13 @@ pub async fn run_once(
         f.abort();
     }
     let deadline = tokio::time::Instant::now() + config.agent.shutdown_timeout;
-    let health = health_now(config, &pipeline, &cadence, &mut watchful);
+    let health = health_now(
+        config,
+        &pipeline,
+        &cadence,
+        &mut watchful,
+        &watcher.unhealthy(),
+    );
     write_status(&status_base, &health, &state_dir);
     pipeline.shutdown(deadline).await;
     tracing::info!("nagbridge agent stopped");
@@ -520,6 +544,7 @@ fn health_now(
     pipeline: &Pipeline,
     cadence: &Cadence,
     watchful: &mut Watchful,
+    unhealthy: &[WatchHealth],
 ) -> Health {
     // A skipped file that is gone is resolved.
     watchful
@@ -550,7 +575,13 @@ fn health_now(
                 )
             })
             .collect(),
-        watches: Vec::new(),
+        watches: unhealthy
+            .iter()
+            .map(|w| super::health::WatchProblem {
+                path: w.path.clone(),
+                reason: w.state.to_string(),
+            })
+            .collect(),
         skipped: watchful.skipped.clone(),
         unconfigured_jobs,
     }

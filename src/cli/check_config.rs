@@ -1,4 +1,5 @@
-//! `nagbridge check-config [-c FILE]`: validate the config offline. Prints
+//! `nagbridge check-config [-c FILE]`: validate the config offline, and check each watch path
+//! as the user it runs as (a readable directory outside `state_dir`). Prints
 //! `config OK: <path> (N watches, M jobs, K channels)` and exits 0, or one line per problem
 //! (`path: key: message`) and exits 2. Warnings (`warning: path: key: message`) do not change
 //! the exit code. Everything goes to stdout: the report is the command's output.
@@ -14,7 +15,7 @@ pub const EXIT_CONFIG: i32 = 2;
 pub fn main(explicit: Option<&Path>) -> i32 {
     let path = config::locate(explicit);
     let shown = path.display().to_string();
-    match Config::load(&path) {
+    match Config::check(&path) {
         Ok(c) => {
             for w in &c.warnings {
                 println!("warning: {shown}: {w}");

@@ -11,7 +11,7 @@ use nsca::crypto::Method;
 use nsca::packet::PacketSize;
 use toml::{Table, Value};
 
-use super::keywords::{Items, Status, When};
+use super::keywords::{History, Items, Status, When};
 use super::problem::{suggestion, Problems};
 use super::reader::{self as r, Section};
 use super::sections::*;
@@ -162,6 +162,7 @@ fn agent(v: Option<&Value>, p: &mut Problems) -> Agent {
     });
     let rescan = s.read(p, "rescan", r::duration);
     let quiet_period = s.read(p, "quiet_period", r::duration);
+    let settle_period = s.read(p, "settle_period", r::duration);
     let shutdown_timeout = s.read(p, "shutdown_timeout", r::duration);
     s.finish(p);
     Agent {
@@ -171,6 +172,7 @@ fn agent(v: Option<&Value>, p: &mut Problems) -> Agent {
         max_file_size: max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
         rescan: rescan.unwrap_or(DEFAULT_RESCAN),
         quiet_period: quiet_period.unwrap_or(DEFAULT_QUIET_PERIOD),
+        settle_period: settle_period.unwrap_or(DEFAULT_SETTLE_PERIOD),
         shutdown_timeout: shutdown_timeout.unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
     }
 }
@@ -339,6 +341,7 @@ fn watch(path: String, t: &Table, p: &mut Problems) -> Option<Watch> {
         .map(|v| exit_codes(&s.key("exit_codes"), v, p));
     let zero_files = s.read(p, "zero_files", r::keyword::<Status>);
     let canceled = s.read(p, "canceled", r::keyword::<Status>);
+    let history = s.read(p, "history", r::keyword::<History>);
     s.finish(p);
     Some(Watch {
         path: dir?,
@@ -353,6 +356,7 @@ fn watch(path: String, t: &Table, p: &mut Problems) -> Option<Watch> {
         exit_codes: codes.unwrap_or_default(),
         zero_files: zero_files.unwrap_or(Status::Warning),
         canceled: canceled.unwrap_or(Status::Failure),
+        history: history.unwrap_or(History::Last),
     })
 }
 

@@ -1,5 +1,5 @@
-//! The closed word lists of the config: watch formats, item modes, outcome statuses, channel
-//! types and channel `when` rules.
+//! The closed word lists of the config: watch formats, item modes, history modes, outcome
+//! statuses, channel types and channel `when` rules.
 //!
 //! Owns: each list as an enum with its spelling, `FromStr` (with "did you mean") and `Display`.
 
@@ -98,6 +98,18 @@ keyword_enum! {
 }
 
 keyword_enum! {
+    /// `[[watch]] history`: what to report of the old results in a file that was already there
+    /// the first time its watch was scanned (a new install, or a `[[watch]]` added later).
+    History, "history mode" {
+        /// Every old result (each becomes a passive check).
+        All = "all",
+        /// The last old result of each job (and host) in the file: Nagios gets the current
+        /// state without thousands of old notifications.
+        Last = "last",
+    }
+}
+
+keyword_enum! {
     /// An outcome status, as written in `exit_codes`, `zero_files` and `canceled`.
     Status, "status" {
         /// Nagios OK.
@@ -178,6 +190,11 @@ mod tests {
             .unwrap_err()
             .contains("did you mean `slack`?"));
         assert_eq!("split".parse::<Items>(), Ok(Items::Split));
+        assert_eq!("last".parse::<History>(), Ok(History::Last));
+        assert!("lst"
+            .parse::<History>()
+            .unwrap_err()
+            .contains("did you mean `last`?"));
         assert_eq!(Status::Failure.to_string(), "failure");
         assert!("Problems"
             .parse::<When>()

@@ -40,7 +40,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use keywords::{ChannelType, Format, Items, Status, When};
+pub use keywords::{ChannelType, Format, History, Items, Status, When};
 pub use problem::{did_you_mean, ConfigErrors, Problem};
 pub use secret::{Secret, SecretError, REDACTED};
 pub use sections::*;
@@ -88,25 +88,26 @@ impl Config {
     /// again by [`Secret::resolve`] when used).
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
         let origin = path.display().to_string();
-        let fail = |message: String| ConfigErrors {
-            origin: origin.clone(),
-            problems: vec![Problem::new("", message)],
-            warnings: Vec::new(),
-        };
-        let bytes =
-            std::fs::read(path).map_err(|e| fail(format!("cannot read the config file: {e}")))?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            fail(format!(
-                "the config file is not valid UTF-8 (at byte {})",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
+        let text = read_text(path, &origin)?;
         Config::from_str(&text, &origin)
+    }
+
+    /// [`Config::load`], plus the checks of the outside world that `check-config` makes and
+    /// `run` tolerates (reporting them at run time): each watch path must be a directory this
+    /// user can read, outside `state_dir`.
+    pub fn check(path: &Path) -> Result<Config, ConfigErrors> {
+        let origin = path.display().to_string();
+        let text = read_text(path, &origin)?;
+        Config::parse(&text, &origin, true)
     }
 
     /// Parse and validate config text; `origin` names it in messages.
     #[allow(clippy::should_implement_trait)]
     pub fn from_str(text: &str, origin: &str) -> Result<Config, ConfigErrors> {
+        Config::parse(text, origin, false)
+    }
+
+    fn parse(text: &str, origin: &str, outside: bool) -> Result<Config, ConfigErrors> {
         let mut p = problem::Problems::default();
         let root = match text.parse::<toml::Table>() {
             Ok(t) => t,
@@ -124,6 +125,9 @@ impl Config {
         };
         let parts = build::read_root(&root, &mut p);
         validate::validate(&parts, &mut p);
+        if outside {
+            validate::watch_paths(&parts, &mut p);
+        }
         match parts.nsca {
             Some(nsca) if p.errors.is_empty() => Ok(Config {
                 origin: origin.to_string(),
@@ -163,6 +167,23 @@ impl Config {
     pub fn channel(&self, name: &str) -> Option<&Channel> {
         self.channels.iter().find(|c| c.name == name)
     }
+}
+
+/// The config file's text, or the problem of reading it.
+fn read_text(path: &Path, origin: &str) -> Result<String, ConfigErrors> {
+    let fail = |message: String| ConfigErrors {
+        origin: origin.to_string(),
+        problems: vec![Problem::new("", message)],
+        warnings: Vec::new(),
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(format!("cannot read the config file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "the config file is not valid UTF-8 (at byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 fn errors(origin: &str, p: problem::Problems) -> ConfigErrors {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use nsca::crypto::Method;
 use nsca::packet::PacketSize;
 
-use super::keywords::{ChannelType, Format, Items, Status, When};
+use super::keywords::{ChannelType, Format, History, Items, Status, When};
 use super::secret::{Secret, SecretError};
 use super::template::Template;
 
@@ -27,6 +27,11 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 << 20;
 pub const DEFAULT_RESCAN: Duration = Duration::from_secs(60);
 /// Default `agent.quiet_period`.
 pub const DEFAULT_QUIET_PERIOD: Duration = Duration::from_secs(5);
+/// Default `agent.settle_period`: a log that stops in the middle of a run is taken to be
+/// finished (the run is reported UNKNOWN) only after this long without a change. Long, because
+/// many backups write nothing for long stretches (restic's text output, Bacula between the
+/// start of a job and its report) and an early UNKNOWN would be a false alarm.
+pub const DEFAULT_SETTLE_PERIOD: Duration = Duration::from_secs(60 * 60);
 /// Default `agent.shutdown_timeout`.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default `nsca.timeout`.
@@ -58,8 +63,12 @@ pub struct Agent {
     pub max_file_size: u64,
     /// Full rescan of every watched directory, to catch missed events; default 60s.
     pub rescan: Duration,
-    /// A file unchanged this long counts as complete even without close-after-write; default 5s.
+    /// A file unchanged this long is read (whole lines), even without close-after-write;
+    /// default 5s.
     pub quiet_period: Duration,
+    /// A file unchanged this long is finished: a run without its end line is reported
+    /// (UNKNOWN); default 1h.
+    pub settle_period: Duration,
     /// On SIGTERM, time left to finish deliveries in flight before exiting; default 10s.
     pub shutdown_timeout: Duration,
 }
@@ -149,6 +158,10 @@ pub struct Watch {
     pub zero_files: Status,
     /// Status of a run that was canceled or interrupted; default `failure`.
     pub canceled: Status,
+    /// What to report of the results already in a file when the watch is first scanned:
+    /// `last` (default: the last per job, so an install on a host with years of logs does not
+    /// send thousands of old notifications) or `all`.
+    pub history: History,
 }
 
 /// `[[job]]`: expectations and overrides for the jobs whose name matches a glob.

@@ -98,6 +98,7 @@ items = "split"
 exit_codes = { 1 = "warning", 3 = "success" }
 zero_files = "failure"
 canceled = "warning"
+history = "all"
 
 [[watch]]
 path = "/mnt/nfs/results"
@@ -153,6 +154,7 @@ channel = "backups"
     assert_eq!(w.exit_codes.get(&3), Some(&Status::Success));
     assert_eq!(w.zero_files, Status::Failure);
     assert_eq!(w.canceled, Status::Warning);
+    assert_eq!(w.history, History::All);
     let w = &c.watches[1];
     assert_eq!(w.poll, Some(DEFAULT_POLL));
     assert_eq!(w.glob.as_str(), "*");
@@ -161,6 +163,7 @@ channel = "backups"
     assert_eq!(w.items, Items::Job);
     assert_eq!(w.zero_files, Status::Warning);
     assert_eq!(w.canceled, Status::Failure);
+    assert_eq!(w.history, History::Last, "default");
 
     let ch = &c.channels[0];
     assert_eq!(ch.kind, ChannelType::Mattermost);
@@ -728,4 +731,29 @@ fn line_columns() {
     assert_eq!(line_column("ab\ncd", 4), (2, 2));
     assert_eq!(line_column("é\nx", 3), (2, 1));
     assert_eq!(line_column("ab", 99), (1, 3));
+}
+
+#[test]
+fn watch_history_and_state_dir_rules() {
+    assert!(problem_at(
+        &with("[[watch]]\npath = \"/a\"\nhistory = \"latest\"\n"),
+        "watch[0].history"
+    )
+    .contains("expected one of: all, last"));
+    // Inside state_dir (or state_dir itself): nothing there is ever read.
+    for path in [
+        "/var/lib/nagbridge",
+        "/var/lib/nagbridge/in",
+        "/var/lib/nagbridge/",
+    ] {
+        let p = problem_at(
+            &with(&format!("[[watch]]\npath = \"{path}\"\n")),
+            "watch[0].path",
+        );
+        assert!(p.contains("is inside state_dir /var/lib/nagbridge"), "{p}");
+    }
+    // A parent of it is fine (the state dir is skipped), and so is a sibling.
+    for path in ["/var/lib", "/var/lib/nagbridge-in"] {
+        load(&with(&format!("[[watch]]\npath = \"{path}\"\n")));
+    }
 }

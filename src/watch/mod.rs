@@ -3,7 +3,7 @@
 //!
 //! Owns: discovery (inotify through `notify`, with a periodic full rescan that also runs at once
 //! after an overflow, or pure polling for NFS/CIFS), readiness ([`stability`]), file identity
-//! ([`identity`]) and checkpoints ([`checkpoint`]).
+//! ([`identity`]), checkpoints ([`checkpoint`]) and the health of each watch ([`health`]).
 //! Must not: parse or deliver anything. A file's checkpoint advances only when the caller
 //! [`Watcher::commit`]s it, i.e. after the outcomes made from those bytes are durably spooled;
 //! a crash before that re-delivers (at-least-once), it never skips.
@@ -29,10 +29,21 @@
 //! # Rules
 //!
 //! * **Ready**: closed after writing (`IN_CLOSE_WRITE`), renamed into place (`IN_MOVED_TO`), or
-//!   size and mtime unchanged for `quiet_period`. `complete` is true for the first two and for a
-//!   file unchanged for `settle_period`; a merely quiet file comes with `complete = false`, and if
-//!   the parser leaves bytes unconsumed they come again with `complete = true` once settled (or
-//!   with more bytes when the file grows).
+//!   size and mtime unchanged for `quiet_period` ([`Readiness`]). `complete` (the writer is
+//!   done) is true only for a rename into place and for a file unchanged for `settle_period`
+//!   (or whose mtime is that old); otherwise, if the parser leaves bytes unconsumed, they come
+//!   again with `complete = true` once settled (or with more bytes when the file grows).
+//! * **Whole lines**: a close may be followed by more appends, so after a close only the bytes
+//!   up to the last newline are handed out; a partial last line waits for its newline, or for
+//!   the file to stay unchanged for `quiet_period` after the close, and is then handed out
+//!   once (`printf '{..}' > f` without a newline is thus read `quiet_period` after its close;
+//!   renamed into place, at once). A file that is merely quiet (no close seen) keeps its
+//!   partial last line until it settles, except in polling mode, where closes are not seen and
+//!   the quiet period is the only signal. A file with nothing but a partial line is not handed
+//!   out. Finding the last newline costs the bytes appended since the last look, not the file.
+//! * **History**: files already there the first time a watch is scanned (a new install, a
+//!   `[[watch]]` added to the config; not after an upgrade from a state file without watches)
+//!   are marked, and their bytes up to the size seen then come with `history = true`.
 //! * **Skipped**: hidden and temporary names (leading `.`, trailing `~`, `.tmp`, `.temp`,
 //!   `.swp`, `.part`, `.partial`) unless `skip_temp_names` is off; symlinks (never followed),
 //!   FIFOs, sockets, devices, and directories of a non-recursive watch, each with one warning;
@@ -46,13 +57,22 @@
 //! * **Size**: at most `max_file_size` new bytes are read at once. More than that gives one
 //!   [`ReadyFile`] with `oversize = Some(size)` and no bytes; committing it records the whole file
 //!   as done (also across restarts) until its identity changes; appended bytes after that are
-//!   read as usual. A huge file costs a stat and two 1 KiB reads.
+//!   read as usual, except that when the oversize part ended inside a line, the rest of that
+//!   line is skipped. A file growing without a newline is thus one oversize report (one per
+//!   `max_file_size` bytes of line), not one per append. A huge file costs a stat and two 1 KiB
+//!   reads.
 //! * **In flight**: a handed-out file is not offered again until it is committed or released;
 //!   at most 256 files are in flight at once (each keeps its descriptor, so a commit hashes the
 //!   same file that was read), after that `next` waits.
-//! * **Checkpoints** are kept in memory at once and written to `<state_dir>/watch-checkpoints`
-//!   within `checkpoint_interval` (zero: before `commit` returns), and at shutdown. Entries of
-//!   files that a full scan no longer finds are pruned.
+//! * **Checkpoints** are kept in memory at once and appended to the journal
+//!   `<state_dir>/watch-checkpoints` within `checkpoint_interval` (zero: before `commit`
+//!   returns), at least every 64 commits, and at shutdown. Entries of files that a full scan no
+//!   longer finds are pruned.
+//! * **Health** ([`Watcher::health`]): each scan of a watch records whether its directory is
+//!   there, a directory, readable, outside `state_dir` and watched by inotify. An unhealthy
+//!   watch is scanned again every 5 s (or `rescan_interval`, when shorter) and its inotify
+//!   registration retried, so a directory that appears is watched without a restart. The
+//!   watcher logs one WARN when a watch becomes unhealthy and one INFO when it recovers.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -67,12 +87,16 @@ use tokio::sync::oneshot;
 use crate::formats::FileMeta;
 
 pub mod checkpoint;
+pub mod health;
 pub mod identity;
+mod lines;
 pub mod scan;
 pub mod stability;
 mod worker;
 
+pub use health::{PathState, WatchHealth};
 pub use identity::FileKey;
+pub use stability::Readiness;
 
 /// One watched directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,8 +178,12 @@ pub struct ReadyFile {
     pub offset: u64,
     /// True when the writer is taken to be done with the file (see the module rules).
     pub complete: bool,
+    /// How the file became ready.
+    pub ready: Readiness,
     /// The file's size when the new bytes exceed `max_file_size`: make one `unknown` outcome.
     pub oversize: Option<u64>,
+    /// The bytes were in the file before its watch was first scanned: old results.
+    pub history: bool,
 }
 
 /// Something worth a log line; the watcher goes on.
@@ -232,6 +260,7 @@ enum Msg {
 }
 
 type Warnings = Arc<Mutex<VecDeque<Warning>>>;
+type Health = Arc<Mutex<Vec<WatchHealth>>>;
 
 /// The running watcher: a thread that does the file system work, and this handle.
 #[derive(Debug)]
@@ -242,17 +271,27 @@ pub struct Watcher {
     /// file then waits in `ready` for the next call).
     wanting: bool,
     warnings: Warnings,
+    health: Health,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Watcher {
-    /// Validate `config`, load the checkpoints, set up inotify and start the watcher thread.
-    /// A watched directory that does not exist yet is a warning, retried at each rescan.
+    /// Validate `config`, load the checkpoints, set up inotify, scan every watch once and start
+    /// the watcher thread. A watched directory that does not exist yet (or cannot be read) is
+    /// reported by [`Watcher::health`] and retried every few seconds.
     pub fn start(config: WatchConfig) -> Result<Watcher, WatchError> {
         let (tx, rx) = mpsc::channel();
         let (ready_tx, ready) = tokio::sync::mpsc::unbounded_channel();
         let warnings: Warnings = Arc::default();
-        let worker = worker::Worker::new(config, tx.clone(), rx, ready_tx, warnings.clone())?;
+        let health: Health = Arc::default();
+        let worker = worker::Worker::new(
+            config,
+            tx.clone(),
+            rx,
+            ready_tx,
+            warnings.clone(),
+            health.clone(),
+        )?;
         let thread = std::thread::Builder::new()
             .name("nagbridge-watch".into())
             .spawn(move || worker.run())
@@ -262,6 +301,7 @@ impl Watcher {
             ready,
             wanting: false,
             warnings,
+            health,
             thread: Some(thread),
         })
     }
@@ -294,6 +334,22 @@ impl Watcher {
     /// Write the checkpoint file now if anything changed.
     pub async fn flush(&mut self) -> Result<(), WatchError> {
         self.call(Msg::Flush).await
+    }
+
+    /// The health of every watch as of its last scan (the first one ran in
+    /// [`Watcher::start`]). Cheap: a copy of a short list.
+    pub fn health(&self) -> Vec<WatchHealth> {
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The watches whose last scan found a problem.
+    pub fn unhealthy(&self) -> Vec<WatchHealth> {
+        let mut h = self.health();
+        h.retain(|w| !w.state.is_ok());
+        h
     }
 
     /// Drain the warnings collected so far.

@@ -3,9 +3,11 @@
 //! A file is ready when it was closed after writing (`IN_CLOSE_WRITE`, after a short grace so a
 //! tmp file renamed right after its close is seen under its final name), renamed into place
 //! (`IN_MOVED_TO`), or its size and mtime stayed the same for the quiet period (the fallback,
-//! and the only rule in polling mode). It is handed out as *complete* when closed, renamed in,
-//! or unchanged for the settle period; a file that is merely quiet is handed out with
-//! `complete = false`, so an append-only log's unfinished run is left for later.
+//! and the only rule in polling mode). How it became ready is its [`Readiness`]: only a rename
+//! into place or the settle period means the writer is done ([`Readiness::Complete`]); a close
+//! may be followed by more appends (a script that writes a line in pieces closes after each),
+//! so the watcher then hands out whole lines only, and the rest once the file stayed unchanged
+//! for the quiet period after that close ([`Readiness::ClosedQuiet`]).
 //!
 //! Owns: the per-path observations ([`Tracker`]) and the timing rules.
 //! Must not: open or read files (it is given `lstat` results) or know about checkpoints.
@@ -43,6 +45,25 @@ struct Observed {
     signal: Option<(Signal, Instant)>,
     /// Handed out as incomplete with bytes left over: look again when settled.
     settle_pending: bool,
+    /// The writer closed the file after its last change (a partial last line was held back
+    /// then): when it stays unchanged for the quiet period, that line is final.
+    closed: bool,
+}
+
+/// How a file became ready: what of it may be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Renamed into place, or unchanged for the settle period: the writer is done with it
+    /// (`complete`); everything is read.
+    Complete,
+    /// Closed after writing: more may be appended, so whole lines only.
+    Closed,
+    /// Unchanged for the quiet period after a close: a partial last line is final now, but
+    /// the file may still grow (not `complete`).
+    ClosedQuiet,
+    /// Unchanged for the quiet period, no close seen: whole lines only under inotify (the
+    /// writer may keep the file open); everything when polling, where closes are not seen.
+    Quiet,
 }
 
 /// A file found ready.
@@ -54,8 +75,17 @@ pub struct Ready {
     pub watch: usize,
     /// The stat it was stable at (checked again before reading).
     pub stat: Stat,
+    /// Why it is ready.
+    pub readiness: Readiness,
+    /// When it last changed (or was closed or renamed), as far as seen.
+    pub changed: Instant,
+}
+
+impl Ready {
     /// Whether the writer is taken to be done with it.
-    pub complete: bool,
+    pub fn complete(&self) -> bool {
+        self.readiness == Readiness::Complete
+    }
 }
 
 /// Timing rules.
@@ -98,11 +128,13 @@ impl Tracker {
             changed: now,
             signal: None,
             settle_pending: false,
+            closed: false,
         });
         if o.stat != stat || stat.is_none() {
             o.changed = now;
             o.signal = None;
             o.settle_pending = false;
+            o.closed = false;
         }
         o.stat = stat;
         o.watch = watch;
@@ -135,6 +167,23 @@ impl Tracker {
                 changed,
                 signal: None,
                 settle_pending: true,
+                closed: false,
+            },
+        );
+    }
+
+    /// Track `path` again after a close whose partial last line was held back: it is looked
+    /// at again when it changes, or after the quiet period as [`Readiness::ClosedQuiet`].
+    pub fn after_close(&mut self, path: &Path, watch: usize, stat: Stat, changed: Instant) {
+        self.files.insert(
+            path.to_path_buf(),
+            Observed {
+                watch,
+                stat: Some(stat),
+                changed,
+                signal: None,
+                settle_pending: false,
+                closed: true,
             },
         );
     }
@@ -179,6 +228,7 @@ impl Tracker {
                     if !signalled {
                         o.changed = now;
                         o.settle_pending = false;
+                        o.closed = false;
                         continue;
                     }
                 }
@@ -192,11 +242,22 @@ impl Tracker {
                 .mtime
                 .and_then(|m| SystemTime::now().duration_since(m).ok())
                 .unwrap_or_default();
+            let moved = matches!(o.signal, Some((Signal::Moved, _)));
+            let readiness = if moved || quiet_for >= t.settle || mtime_age >= t.settle {
+                Readiness::Complete
+            } else if signalled {
+                Readiness::Closed
+            } else if o.closed {
+                Readiness::ClosedQuiet
+            } else {
+                Readiness::Quiet
+            };
             ready.push(Ready {
                 path: path.clone(),
                 watch: o.watch,
                 stat,
-                complete: signalled || quiet_for >= t.settle || mtime_age >= t.settle,
+                readiness,
+                changed: o.changed,
             });
             gone.push(path.clone());
         }
@@ -250,21 +311,22 @@ mod tests {
         assert_eq!(tr.next_due(T), Some(t1 + T.quiet));
         let r = tr.take_ready(t1 + T.quiet, T, |_| Some(s2));
         assert_eq!(r.len(), 1);
-        assert!(!r[0].complete);
+        assert_eq!(r[0].readiness, Readiness::Quiet);
         assert!(tr.is_empty());
     }
 
     #[test]
-    fn signals_make_ready_at_once_and_complete() {
+    fn signals_make_ready_at_once_and_only_a_rename_is_complete() {
         let mut tr = Tracker::default();
         let t0 = Instant::now();
         tr.signal(Path::new("/w/a"), 0, Signal::Moved, t0);
         tr.signal(Path::new("/w/b"), 0, Signal::Closed, t0);
         let r = tr.take_ready(t0, T, |_| Some(stat(3)));
         assert_eq!(r.len(), 1);
-        assert!(r[0].complete && r[0].path == Path::new("/w/a"));
+        assert!(r[0].complete() && r[0].path == Path::new("/w/a"));
         let r = tr.take_ready(t0 + CLOSE_GRACE, T, |_| Some(stat(3)));
         assert_eq!(r.len(), 1);
+        assert_eq!(r[0].readiness, Readiness::Closed);
         // A write after the close cancels the signal.
         tr.signal(Path::new("/w/c"), 0, Signal::Closed, t0);
         tr.changed(Path::new("/w/c"), 0, None, t0);
@@ -284,6 +346,25 @@ mod tests {
         tr.settle_later(Path::new("/w/b"), 0, s, t0);
         assert!(tr.take_ready(t0 + T.quiet, T, |_| Some(s)).is_empty());
         let r = tr.take_ready(t0 + T.settle, T, |_| Some(s));
-        assert!(r[0].complete);
+        assert!(r[0].complete());
+    }
+
+    #[test]
+    fn after_a_close_the_quiet_period_makes_the_partial_line_final() {
+        let mut tr = Tracker::default();
+        let t0 = Instant::now();
+        let p = Path::new("/w/a");
+        let s = stat(5);
+        tr.after_close(p, 0, s, t0);
+        assert_eq!(tr.next_due(T), Some(t0 + T.quiet));
+        let r = tr.take_ready(t0 + T.quiet, T, |_| Some(s));
+        assert_eq!(r[0].readiness, Readiness::ClosedQuiet);
+        // A write after the close: no longer closed, quiet only.
+        tr.after_close(p, 0, s, t0);
+        let s2 = stat(6);
+        assert!(tr.take_ready(t0 + T.quiet, T, |_| Some(s2)).is_empty());
+        let t1 = t0 + T.quiet;
+        let r = tr.take_ready(t1 + T.quiet, T, |_| Some(s2));
+        assert_eq!(r[0].readiness, Readiness::Quiet);
     }
 }

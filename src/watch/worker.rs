@@ -1,8 +1,10 @@
 //! The watcher thread: turns inotify events, scans and timers into ready files, reads their new
 //! bytes when the caller asks for one, and records commits.
 //!
-//! Owns: the event loop, the files handed out and not yet committed, and the decision of where
-//! reading starts (checkpoint, or 0 when the identity check fails).
+//! Owns: the event loop, the files handed out and not yet committed, the decision of where
+//! reading starts (checkpoint, or 0 when the identity check fails) and ends (the last whole
+//! line unless the partial one may be read), the history marks of a watch's first scan, and
+//! the health of each watch.
 //! Must not: parse, deliver, or advance a checkpoint other than on the caller's commit.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -18,10 +20,12 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::checkpoint::{Checkpoint, CheckpointStore};
+use super::health::{PathState, WatchHealth};
 use super::identity::{self, FileKey, NotRegular, HEAD_LEN};
+use super::lines::LineEnds;
 use super::scan::Root;
-use super::stability::{Ready, Signal, Stat, Timing, Tracker};
-use super::{push_warning, Msg, ReadyFile, Warnings, WatchConfig, WatchError};
+use super::stability::{Readiness, Ready, Signal, Stat, Timing, Tracker};
+use super::{push_warning, Health, Msg, ReadyFile, Warnings, WatchConfig, WatchError};
 use crate::formats::FileMeta;
 
 /// Files handed out and not committed (each holds an open descriptor): past this, `next`
@@ -34,6 +38,10 @@ const MAX_IN_FLIGHT: usize = 256;
 /// delivery batch size, the other bound on duplicates per crash.
 const PERSIST_EVERY_COMMITS: usize = 64;
 
+/// An unhealthy watch (missing, unreadable, ...) is scanned again this often (or at its scan
+/// interval, when shorter), so a directory that appears is watched within seconds.
+const UNHEALTHY_RETRY: Duration = Duration::from_secs(5);
+
 /// A file handed out and not yet committed.
 struct InFlight {
     file: File,
@@ -45,7 +53,12 @@ struct InFlight {
     head_len: u64,
     head_hash: u64,
     oversize: bool,
-    complete: bool,
+    readiness: Readiness,
+    /// When the file last changed before it was handed out.
+    changed: Instant,
+    /// A partial last line was held back (`start + len < size`).
+    tail_held: bool,
+    history: Option<u64>,
     stat: Stat,
 }
 
@@ -56,6 +69,14 @@ pub(super) struct Worker {
     notify: Option<RecommendedWatcher>,
     /// inotify watch registered, per watch (always true for polled ones).
     registered: Vec<bool>,
+    /// Why the last inotify registration failed, per watch.
+    register_error: Vec<Option<String>>,
+    /// Per watch: its identity in the checkpoint store (for the history rule).
+    watch_ids: Vec<String>,
+    /// Per watch: the state its last scan found (None before the first).
+    states: Vec<Option<PathState>>,
+    health: Health,
+    line_ends: LineEnds,
     next_scan: Vec<Instant>,
     tracker: Tracker,
     timing: Timing,
@@ -87,6 +108,7 @@ impl Worker {
         rx: Receiver<Msg>,
         ready_tx: UnboundedSender<ReadyFile>,
         warnings: Warnings,
+        health: Health,
     ) -> Result<Worker, WatchError> {
         if config.quiet_period.is_zero() || config.rescan_interval.is_zero() {
             return Err(WatchError::Setting(
@@ -129,8 +151,19 @@ impl Worker {
             None
         };
         let now = Instant::now();
+        // As configured (not canonicalized: that depends on whether the path exists now).
+        let watch_ids = config
+            .watches
+            .iter()
+            .map(|w| format!("{}|{}|{}", w.path.display(), w.glob, w.recursive))
+            .collect();
         let mut worker = Worker {
             registered: config.watches.iter().map(|w| w.poll.is_some()).collect(),
+            register_error: vec![None; roots.len()],
+            watch_ids,
+            states: vec![None; roots.len()],
+            health,
+            line_ends: LineEnds::default(),
             next_scan: vec![now; roots.len()],
             timing: Timing {
                 quiet: config.quiet_period,
@@ -155,8 +188,10 @@ impl Worker {
         if let Some(w) = corrupt {
             worker.warn(None, w);
         }
+        // The first scan runs before `start` returns: the health of every watch is known from
+        // the start, and files written after it are not history.
         for i in 0..worker.roots.len() {
-            worker.register(i);
+            worker.scan_now(i);
         }
         Ok(worker)
     }
@@ -184,16 +219,51 @@ impl Worker {
         } else {
             RecursiveMode::NonRecursive
         };
+        // A failure is reported through the health of the watch (after its scan tells a
+        // missing directory from an inotify problem) and retried at each scan.
         match n.watch(&self.roots[i].dir, mode) {
-            Ok(()) => self.registered[i] = true,
-            Err(e) => {
-                let dir = self.roots[i].dir.clone();
-                self.warn_once(
-                    &dir,
-                    format!("cannot watch the directory ({e}); retrying at each rescan"),
-                );
+            Ok(()) => {
+                self.registered[i] = true;
+                self.register_error[i] = None;
             }
+            Err(e) => self.register_error[i] = Some(e.to_string()),
         }
+    }
+
+    /// The watched directory is the state directory or inside it.
+    fn inside_state_dir(&self, i: usize) -> bool {
+        self.roots[i].dir.starts_with(&self.state_dir)
+    }
+
+    /// Record what a scan of watch `i` found; log a change of health once.
+    fn set_state(&mut self, i: usize, state: PathState) {
+        if self.states[i].as_ref() == Some(&state) {
+            return;
+        }
+        let path = self.config.watches[i].path.display().to_string();
+        if !state.is_ok() {
+            tracing::warn!(watch = i, path = %path, "watched directory {path}: {state}; checking again every {:?}", self.retry_interval(i));
+        } else if self.states[i].is_some() {
+            tracing::info!(watch = i, path = %path, "watched directory {path} is readable and watched again");
+        }
+        self.states[i] = Some(state);
+        let all = self
+            .states
+            .iter()
+            .enumerate()
+            .filter_map(|(index, s)| {
+                Some(WatchHealth {
+                    index,
+                    path: self.config.watches[index].path.clone(),
+                    state: s.clone()?,
+                })
+            })
+            .collect();
+        *self.health.lock().unwrap_or_else(|p| p.into_inner()) = all;
+    }
+
+    fn retry_interval(&self, i: usize) -> Duration {
+        self.scan_interval(i).min(UNHEALTHY_RETRY)
     }
 
     fn scan_interval(&self, i: usize) -> Duration {
@@ -215,8 +285,7 @@ impl Worker {
             let now = Instant::now();
             for i in 0..self.roots.len() {
                 if self.next_scan[i] <= now {
-                    self.scan(i, now);
-                    self.next_scan[i] = Instant::now() + self.scan_interval(i);
+                    self.scan_now(i);
                 }
             }
             self.collect_ready(Instant::now());
@@ -326,10 +395,14 @@ impl Worker {
                 // For `Both`, the destination was already handled by its `To` event.
                 if let Some(p) = ev.paths.first() {
                     self.tracker.forget(p);
-                    // A watched directory that went away must be watched anew when it is back.
+                    // A watched directory that went away must be watched anew when it is back;
+                    // scan it now, so its health says so.
                     for i in 0..self.roots.len() {
-                        if self.roots[i].dir == *p && self.config.watches[i].poll.is_none() {
-                            self.registered[i] = false;
+                        if self.roots[i].dir == *p {
+                            if self.config.watches[i].poll.is_none() {
+                                self.registered[i] = false;
+                            }
+                            self.next_scan[i] = now;
                         }
                     }
                 }
@@ -374,6 +447,18 @@ impl Worker {
         }
     }
 
+    /// Scan watch `i` and set when it is scanned next (sooner while it is unhealthy).
+    fn scan_now(&mut self, i: usize) {
+        self.scan(i, Instant::now());
+        let healthy = self.states[i].as_ref().is_some_and(PathState::is_ok);
+        let every = if healthy {
+            self.scan_interval(i)
+        } else {
+            self.retry_interval(i)
+        };
+        self.next_scan[i] = Instant::now() + every;
+    }
+
     fn rescan_notify_watches(&mut self, now: Instant) {
         for i in 0..self.roots.len() {
             if self.config.watches[i].poll.is_none() {
@@ -383,15 +468,33 @@ impl Worker {
     }
 
     fn scan(&mut self, i: usize, now: Instant) {
+        if self.inside_state_dir(i) {
+            self.set_state(i, PathState::InsideStateDir(self.state_dir.clone()));
+            return;
+        }
         self.register(i);
         let scan = match self.roots[i].scan() {
             Ok(s) => s,
             Err(e) => {
-                let dir = self.roots[i].dir.clone();
-                self.warn_once(&dir, format!("cannot read the watched directory: {e}"));
+                self.set_state(i, PathState::from_error(&e));
                 return;
             }
         };
+        let state = match &self.register_error[i] {
+            Some(e) if !self.registered[i] => PathState::NotWatched(e.clone()),
+            _ => PathState::Ok,
+        };
+        self.set_state(i, state);
+        // The first scan of a watch ever: what is there now is history. After an upgrade from
+        // a state file that did not record watches, every watch was scanned before.
+        let first = !self.store.watch_known(&self.watch_ids[i]);
+        let mark_history = first && !self.store.upgraded();
+        if first {
+            let id = self.watch_ids[i].clone();
+            self.store.add_watch(&id);
+            self.persist_due
+                .get_or_insert(now + self.config.checkpoint_interval);
+        }
         for (p, e) in scan.errors {
             self.warn_once(&p, format!("cannot read the directory: {e}"));
         }
@@ -417,6 +520,9 @@ impl Worker {
                     self.tracker.seen(&p, i, stat, now);
                 }
             } else if stat.size > 0 {
+                if mark_history {
+                    self.mark_history(&p, key, stat.size);
+                }
                 self.tracker.seen(&p, i, stat, now);
             }
         }
@@ -426,6 +532,32 @@ impl Worker {
             !root.matches(Path::new(&cp.path))
                 || seen.contains(&cp.key())
                 || in_flight.contains_key(&cp.key())
+        });
+    }
+
+    /// Record that the first `size` bytes of a file found at a watch's first scan are history
+    /// (a checkpoint at offset 0 that carries the mark).
+    fn mark_history(&mut self, path: &Path, key: FileKey, size: u64) {
+        let Ok(Ok((file, meta))) = identity::open_regular(path) else {
+            return;
+        };
+        if FileKey::of(&meta) != key {
+            return;
+        }
+        let head_len = size.min(HEAD_LEN);
+        let Ok(Some(head_hash)) = identity::hash_range(&file, 0, head_len) else {
+            return;
+        };
+        self.store.set(Checkpoint {
+            dev: key.dev,
+            ino: key.ino,
+            path: path.to_string_lossy().into_owned(),
+            offset: 0,
+            head_len,
+            head_hash,
+            marker_hash: identity::hash(&[]),
+            oversize: None,
+            history: Some(size),
         });
     }
 
@@ -507,10 +639,11 @@ impl Worker {
     ) -> io::Result<Option<ReadyFile>> {
         let size = stat.size;
         let shown = r.path.to_string_lossy().into_owned();
-        let start = match self.store.get(&key) {
-            Some(cp) if still_valid(cp, &file, size)? => cp.offset,
-            _ => 0,
+        let cp = match self.store.get(&key) {
+            Some(cp) if still_valid(cp, &file, size)? => Some(cp.clone()),
+            _ => None,
         };
+        let mut start = cp.as_ref().map_or(0, |c| c.offset);
         if size == start {
             // Nothing new (also: a zero-byte file, ignored until it has content).
             self.store.note_path(&key, &shown);
@@ -521,19 +654,56 @@ impl Worker {
             self.tracker.changed(&r.path, r.watch, None, Instant::now());
             return Ok(None);
         };
+        let max = self.config.max_file_size;
+        // The oversize part ended inside a line: the rest of that line is part of it.
+        if cp.as_ref().is_some_and(|c| c.oversize.is_some()) && !ends_line(&file, start)? {
+            match self
+                .line_ends
+                .first_line_end(&file, key, head_hash, start, size)?
+            {
+                Some(end) => start = end,
+                None if size - start <= max => return Ok(None),
+                None => {} // another max_file_size of the same line: reported again
+            }
+            if start == size {
+                return Ok(None);
+            }
+        }
         let pending = size - start;
-        let oversize = pending > self.config.max_file_size;
+        let oversize = pending > max;
+        // After a close (or a quiet spell under inotify) more may come: whole lines only.
+        let whole_lines_only = match r.readiness {
+            Readiness::Complete | Readiness::ClosedQuiet => false,
+            Readiness::Closed => true,
+            Readiness::Quiet => self.config.watches[r.watch].poll.is_none(),
+        };
+        let end = if oversize || !whole_lines_only {
+            size
+        } else {
+            match self
+                .line_ends
+                .last_line_end(&file, key, head_hash, start, size)?
+            {
+                Some(end) => end,
+                None => {
+                    // Only a partial line: it waits for its newline or its rule.
+                    self.hold_tail(&r.path, r.watch, r.readiness, stat, r.changed);
+                    return Ok(None);
+                }
+            }
+        };
         let bytes = if oversize {
             Vec::new()
         } else {
-            let b = identity::read_range(&file, start, pending)?;
-            if (b.len() as u64) < pending {
+            let b = identity::read_range(&file, start, end - start)?;
+            if (b.len() as u64) < end - start {
                 // Shrank while we read: look again.
                 self.tracker.changed(&r.path, r.watch, None, Instant::now());
                 return Ok(None);
             }
             b
         };
+        let history = cp.as_ref().and_then(|c| c.history);
         let mut file_meta = FileMeta::for_path(&shown);
         file_meta.modified = meta.modified().ok().map(DateTime::<Utc>::from);
         self.in_flight.insert(
@@ -548,7 +718,10 @@ impl Worker {
                 head_len,
                 head_hash,
                 oversize,
-                complete: r.complete,
+                readiness: r.readiness,
+                changed: r.changed,
+                tail_held: !oversize && end < size,
+                history,
                 stat,
             },
         );
@@ -559,9 +732,28 @@ impl Worker {
             meta: file_meta,
             bytes,
             offset: start,
-            complete: r.complete,
+            complete: r.complete(),
+            ready: r.readiness,
             oversize: oversize.then_some(size),
+            history: history.is_some_and(|h| start < h),
         }))
+    }
+
+    /// A partial last line was held back: look at the file again when the rule for it is due
+    /// (the quiet period after a close, else the settle period), or when it changes.
+    fn hold_tail(
+        &mut self,
+        path: &Path,
+        watch: usize,
+        readiness: Readiness,
+        stat: Stat,
+        changed: Instant,
+    ) {
+        if readiness == Readiness::Closed {
+            self.tracker.after_close(path, watch, stat, changed);
+        } else {
+            self.tracker.settle_later(path, watch, stat, changed);
+        }
     }
 
     fn commit(&mut self, key: FileKey, consumed: usize) -> Result<(), WatchError> {
@@ -596,8 +788,14 @@ impl Worker {
             head_hash: f.head_hash,
             marker_hash,
             oversize: f.oversize.then_some(f.size),
+            history: f.history.filter(|h| offset < *h),
         });
-        if !f.oversize && (consumed as u64) < f.len && !f.complete {
+        if offset != f.start {
+            self.line_ends.forget(&key);
+        }
+        if f.tail_held {
+            self.hold_tail(&f.path, f.watch, f.readiness, f.stat, f.changed);
+        } else if !f.oversize && (consumed as u64) < f.len && f.readiness != Readiness::Complete {
             self.tracker
                 .settle_later(&f.path, f.watch, f.stat, Instant::now());
         }
@@ -619,6 +817,14 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// True when the byte before `offset` is a newline (or `offset` is 0).
+fn ends_line(file: &File, offset: u64) -> io::Result<bool> {
+    if offset == 0 {
+        return Ok(true);
+    }
+    Ok(identity::read_range(file, offset - 1, 1)? == b"\n")
 }
 
 /// True when the checkpoint still describes this file: not shorter than the offset, same head,
@@ -649,7 +855,15 @@ mod tests {
             .push(super::super::WatchSpec::new(tmp.path()));
         let (tx, rx) = mpsc::channel();
         let (ready_tx, _ready) = tokio::sync::mpsc::unbounded_channel();
-        let mut w = Worker::new(config, tx, rx, ready_tx, Warnings::default()).unwrap();
+        let mut w = Worker::new(
+            config,
+            tx,
+            rx,
+            ready_tx,
+            Warnings::default(),
+            Health::default(),
+        )
+        .unwrap();
         let later = Instant::now() + Duration::from_secs(60);
         w.next_scan[0] = later;
         w.on_event(Ok(notify::Event::new(EventKind::Other)));

@@ -139,19 +139,25 @@ static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::
 
 impl Agent {
     pub fn start(config: &Path, logdir: &Path) -> Agent {
+        Agent::start_with(config, logdir, |_| {})
+    }
+
+    /// [`Agent::start`] with a change to the command first (e.g. `uid`/`gid` to run it as an
+    /// unprivileged user).
+    pub fn start_with(config: &Path, logdir: &Path, adjust: impl FnOnce(&mut Command)) -> Agent {
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = logdir.join(format!("agent-{n}.log"));
         let err = fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_nagbridge"))
-            .args(["run", "-c"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nagbridge"));
+        cmd.args(["run", "-c"])
             .arg(config)
             .env_remove("NAGBRIDGE_CONFIG")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(err.try_clone().unwrap())
-            .stderr(err)
-            .spawn()
-            .expect("start nagbridge run");
+            .stderr(err);
+        adjust(&mut cmd);
+        let child = cmd.spawn().expect("start nagbridge run");
         Agent { child, log }
     }
 
