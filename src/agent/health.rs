@@ -97,7 +97,14 @@ pub struct Health {
     /// not in what `nagios-config` last generated): Nagios drops their results. Job -> last
     /// outcome time.
     pub unconfigured_jobs: BTreeMap<String, DateTime<Utc>>,
+    /// How many such jobs there are (`unconfigured_jobs` keeps the first
+    /// [`MAX_LISTED`] by name).
+    #[serde(default)]
+    pub unconfigured_count: u64,
 }
+
+/// Most jobs (or files) named one by one in the health; the rest are counted.
+pub const MAX_LISTED: usize = 50;
 
 impl Health {
     /// The problems, one line each, worst first (empty when all is well).
@@ -135,12 +142,17 @@ impl Health {
             }
         }
         if !self.unconfigured_jobs.is_empty() {
-            let names: Vec<&str> = self.unconfigured_jobs.keys().map(String::as_str).collect();
+            let mut names: Vec<&str> = self.unconfigured_jobs.keys().map(String::as_str).collect();
+            let total = (self.unconfigured_count as usize).max(names.len());
+            let more = format!("(+{} more)", total - names.len());
+            if total > names.len() {
+                names.push(&more);
+            }
             out.push(format!(
                 "{} {} without a Nagios service (Nagios drops their results; run nagbridge \
                  nagios-config again and reload Nagios, or add [[job]] name = \"...\"): {}",
-                names.len(),
-                plural(names.len() as u64, "job", "jobs"),
+                total,
+                plural(total as u64, "job", "jobs"),
                 names.join(", ")
             ));
         }

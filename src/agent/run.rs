@@ -482,8 +482,23 @@ fn watch_inbox(
 ) {
     use notify::Watcher as _;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let watcher = notify::recommended_watcher(move |_res: notify::Result<notify::Event>| {
-        let _ = tx.send(());
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // Entries arrive by rename (or create). Opening and listing the directory, which the
+        // drain itself does, must not wake it again (that would be a busy loop).
+        let relevant = match res {
+            Ok(ev) => matches!(
+                ev.kind,
+                notify::EventKind::Create(_)
+                    | notify::EventKind::Modify(notify::event::ModifyKind::Name(_))
+                    | notify::EventKind::Access(notify::event::AccessKind::Close(
+                        notify::event::AccessMode::Write
+                    ))
+            ),
+            Err(_) => true,
+        };
+        if relevant {
+            let _ = tx.send(());
+        }
     })
     .and_then(|mut w| {
         w.watch(
@@ -554,14 +569,24 @@ fn health_now(
     // A job has a Nagios service when a [[job]] names it exactly, or the last
     // `nagbridge nagios-config` defined one for it.
     let generated = crate::nagios_objects::generated_jobs(&config.agent.state_dir);
-    let unconfigured_jobs = cadence
-        .jobs()
-        .filter(|j| j.job != HEARTBEAT_SERVICE)
-        .filter(|j| j.last.is_some_and(|t| now - t <= UNCONFIGURED_JOB_WINDOW))
-        .filter(|j| !config.jobs.iter().any(|r| r.name == j.job))
-        .filter(|j| !generated.iter().any(|g| g == j.job))
-        .filter_map(|j| Some((j.job.to_string(), j.last?)))
-        .collect();
+    let mut unconfigured_count = 0u64;
+    let mut unconfigured_jobs = BTreeMap::new();
+    let generated: std::collections::HashSet<&str> = generated.iter().map(String::as_str).collect();
+    for j in cadence.jobs() {
+        let Some(last) = j.last.filter(|t| now - *t <= UNCONFIGURED_JOB_WINDOW) else {
+            continue;
+        };
+        if j.job == HEARTBEAT_SERVICE
+            || generated.contains(j.job)
+            || config.jobs.iter().any(|r| r.name == j.job)
+        {
+            continue;
+        }
+        unconfigured_count += 1;
+        if unconfigured_jobs.len() < super::health::MAX_LISTED {
+            unconfigured_jobs.insert(j.job.to_string(), last);
+        }
+    }
     Health {
         destinations: pipeline
             .destinations()
@@ -584,6 +609,7 @@ fn health_now(
             .collect(),
         skipped: watchful.skipped.clone(),
         unconfigured_jobs,
+        unconfigured_count,
     }
 }
 
