@@ -7,9 +7,11 @@
 //! drop an entry: an entry leaves `new/` only by an ack after delivery or by quarantine.
 //! Must not know any protocol (that is the sink's) or any file format (the spool's).
 //!
-//! A sink failure that is not retryable for the whole batch (a configuration problem such as
-//! an unusable cipher) is still retried, at the policy's cap, and logged as an error: the
-//! entries wait in the spool until the operator fixes the configuration.
+//! What a failure leads to depends on its class (`crate::retry::FailureClass`): retryable ones
+//! back off (exactly the server's delay when it gave one); a rejected payload quarantines that
+//! one entry and the loop goes on; a dead destination stops the loop (every entry stays
+//! spooled, the stats say why) until the config is reloaded; a configuration problem is
+//! retried at the policy's cap and logged as an error.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
-use crate::retry::{RetryPolicy, SinkError};
+use crate::retry::{FailureClass, RetryPolicy, SinkError};
 use crate::sinks::Sink;
 use crate::spool::{Entry, EntryId, Lane, Spool, SpoolError};
 
@@ -38,6 +40,9 @@ pub struct DeliveryConfig {
     pub shutdown_grace: Duration,
     /// Repeat an unchanged failure in the log at most this often.
     pub log_interval: Duration,
+    /// Least time between two batches (a platform's rate limit: Slack one message a second);
+    /// zero for none.
+    pub pace: Duration,
 }
 
 impl Default for DeliveryConfig {
@@ -48,6 +53,7 @@ impl Default for DeliveryConfig {
             poll_interval: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(5),
             log_interval: Duration::from_secs(60),
+            pace: Duration::ZERO,
         }
     }
 }
@@ -69,6 +75,8 @@ pub struct DeliveryStats {
     unreadable: Mutex<BTreeMap<String, String>>,
     /// Signalled whenever a counter changes (for the status file; no polling).
     changed: Notify,
+    /// Why the destination is dead (the loop stopped), if it is.
+    dead: Mutex<Option<String>>,
 }
 
 /// A copy of [`DeliveryStats`] at one moment.
@@ -95,6 +103,8 @@ pub struct StatsSnapshot {
     pub oldest_pending: Option<DateTime<Utc>>,
     /// Entries that cannot be read (skipped), with why: name -> error.
     pub unreadable: BTreeMap<String, String>,
+    /// Why the destination is dead (delivery stopped until the config is reloaded).
+    pub dead: Option<String>,
 }
 
 impl DeliveryStats {
@@ -123,6 +133,7 @@ impl DeliveryStats {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            dead: self.dead.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 
@@ -159,7 +170,7 @@ impl FailureLog {
         if changed || due {
             let (sink, attempts) = (&self.sink, self.attempts);
             let delay_ms = delay.as_millis() as u64;
-            if e.retryable {
+            if e.is_retryable() {
                 tracing::warn!(%sink, attempts, delay_ms, "delivery failed, will retry: {}", e.message);
             } else {
                 tracing::error!(
@@ -195,6 +206,8 @@ pub struct Delivery<S> {
     sink: Arc<S>,
     config: DeliveryConfig,
     stats: Arc<DeliveryStats>,
+    /// When the last batch was handed to the sink (for pacing).
+    last_sent: Mutex<Option<Instant>>,
 }
 
 enum Step {
@@ -241,6 +254,7 @@ impl<S: Sink> Delivery<S> {
                 ..config
             },
             stats: Arc::new(DeliveryStats::default()),
+            last_sent: Mutex::new(None),
         }
     }
 
@@ -285,8 +299,28 @@ impl<S: Sink> Delivery<S> {
                 }
                 Step::Failed(e) => e,
             };
+            if failure.class == FailureClass::Dead {
+                // Stop: nothing is dropped, every entry waits for a reload with a fixed config.
+                tracing::error!(
+                    sink = %log.sink,
+                    "the destination is dead, delivery stopped until the config is reloaded \
+                     (SIGHUP); its entries stay spooled: {}",
+                    failure.message
+                );
+                self.stats.failing.store(true, Ordering::Relaxed);
+                *self.stats.dead.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(failure.message.clone());
+                *self
+                    .stats
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some((Utc::now(), failure.message));
+                self.stats.touch();
+                stopped(&mut shutdown).await;
+                return;
+            }
             let policy = &self.config.retry;
-            let delay = if failure.retryable {
+            let delay = if failure.is_retryable() {
                 policy.delay(attempt, &failure)
             } else {
                 policy.cap.max(failure.after.unwrap_or_default())
@@ -333,6 +367,17 @@ impl<S: Sink> Delivery<S> {
             if entries.is_empty() {
                 continue;
             }
+            // Pacing: never two batches closer than `pace`, across passes too.
+            if !self.config.pace.is_zero() {
+                let last = *self.last_sent.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(last) = last {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until((last + self.config.pace).into()) => {}
+                        _ = stopped(shutdown) => return Step::Stop,
+                    }
+                }
+                *self.last_sent.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+            }
             let n = match self.deliver(&entries, shutdown).await {
                 Step::Delivered(0) => {
                     return Step::Failed(SinkError::retryable(
@@ -340,6 +385,21 @@ impl<S: Sink> Delivery<S> {
                     ))
                 }
                 Step::Delivered(n) => n.min(entries.len()),
+                Step::Failed(e) if e.class == FailureClass::Rejected => {
+                    // The first entry's payload was refused (its plain form too): it leaves
+                    // for the quarantine with the reason; the rest are offered again at once.
+                    let id = entries[0].id.clone();
+                    let spool = self.spool.clone();
+                    let why = format!("refused by {}: {}", self.sink.name(), e.message);
+                    let _ = blocking(move || {
+                        spool.reject(&id, &why);
+                        Ok(())
+                    })
+                    .await;
+                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    self.stats.touch();
+                    return Step::Delivered(total);
+                }
                 other => return other,
             };
             let acked: Vec<EntryId> = entries[..n].iter().map(|e| e.id.clone()).collect();
@@ -377,6 +437,7 @@ impl<S: Sink> Delivery<S> {
             if n < entries.len() {
                 break; // list again: the rest go at once, and fail into the backoff if need be
             }
+
             if chunk.last().is_some_and(|id| id.lane() == Lane::Bulk) && self.spool.take_urgent() {
                 tracing::debug!(destination = %sink, "a fresh result arrived: listing again before more bulk entries");
                 break;

@@ -1,8 +1,9 @@
 //! The one retry policy: exponential backoff with full jitter, and the error shape every sink
 //! returns so that the delivery loop can tell "try again later" from "never".
 //!
-//! Owns: [`RetryPolicy`] (delay = uniform random in `[0, min(cap, base * 2^attempt)]`, raised
-//! to a server-given minimum when a sink reports one) and [`SinkError`]. Must not sleep, loop or
+//! Owns: [`RetryPolicy`] (delay = uniform random in `[0, min(cap, base * 2^attempt)]`, or
+//! exactly the server-given delay when a sink reports one) and [`SinkError`] with its
+//! [`FailureClass`]. Must not sleep, loop or
 //! log: the delivery loop does that, and it is the only place that retries.
 //!
 //! Full jitter (AWS architecture blog, "Exponential Backoff And Jitter"; vector's
@@ -15,36 +16,69 @@ use std::time::Duration;
 
 use rand::Rng;
 
+/// What kind of failure a sink reports: it decides what the delivery loop does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FailureClass {
+    /// Trying again later may succeed (network, timeout, 408, 429, 5xx): backoff with jitter,
+    /// or exactly the server's delay when it gave one.
+    Retryable,
+    /// The destination refused this payload (HTTP 400 with a schema error, SMTP 5xx for the
+    /// message): the entry is quarantined with the reason (the sink has already tried its
+    /// plain-text form once); the entries behind it go on.
+    Rejected,
+    /// The destination is gone or refuses us (401/403/404/410, SMTP 5.7.x authentication):
+    /// the loop stops, keeps every entry spooled and reports it until the config is reloaded.
+    Dead,
+    /// A configuration problem on our side (a cipher that cannot work, an invalid name): the
+    /// entries wait and the loop retries at the backoff cap, logging an error.
+    Config,
+}
+
 /// Why a delivery failed, classified for the retry loop.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SinkError {
-    /// True when trying again later may succeed (network, timeout, server busy). False when
-    /// the same input will fail the same way (an invalid name, a bad configuration).
-    pub retryable: bool,
-    /// A minimum delay the server asked for (HTTP `Retry-After`, SMTP 4xx with a hint, ...).
+    /// What the loop does about it.
+    pub class: FailureClass,
+    /// The delay the server asked for (HTTP `Retry-After`, Discord `retry_after`, ...).
     pub after: Option<Duration>,
-    /// Operator-facing, lowercase, no trailing period.
+    /// Operator-facing, lowercase, no trailing period; never holds a secret.
     pub message: String,
 }
 
 impl SinkError {
-    /// A failure that may go away.
-    pub fn retryable(message: impl fmt::Display) -> SinkError {
+    fn new(class: FailureClass, message: impl fmt::Display) -> SinkError {
         SinkError {
-            retryable: true,
+            class,
             after: None,
             message: message.to_string(),
         }
     }
 
-    /// A failure that will not go away by trying again.
+    /// A failure that may go away.
+    pub fn retryable(message: impl fmt::Display) -> SinkError {
+        SinkError::new(FailureClass::Retryable, message)
+    }
+
+    /// A failure that will not go away by trying again (a configuration problem).
     pub fn permanent(message: impl fmt::Display) -> SinkError {
-        SinkError {
-            retryable: false,
-            after: None,
-            message: message.to_string(),
-        }
+        SinkError::new(FailureClass::Config, message)
+    }
+
+    /// The destination refused this entry's payload.
+    pub fn rejected(message: impl fmt::Display) -> SinkError {
+        SinkError::new(FailureClass::Rejected, message)
+    }
+
+    /// The destination is dead (gone, or refuses our credentials).
+    pub fn dead(message: impl fmt::Display) -> SinkError {
+        SinkError::new(FailureClass::Dead, message)
+    }
+
+    /// True for [`FailureClass::Retryable`].
+    pub fn is_retryable(&self) -> bool {
+        self.class == FailureClass::Retryable
     }
 
     /// The same error with a server-given minimum delay before the next attempt.
@@ -102,18 +136,18 @@ impl RetryPolicy {
         Duration::from_nanos(rng.random_range(0..=ceiling))
     }
 
-    /// The delay before retrying after `error`: the jittered backoff, but never less than the
-    /// server's minimum (itself capped at `max_after`).
+    /// The delay before retrying after `error`: exactly the server's delay when it gave one
+    /// (capped at `max_after`: a broken server cannot park us for a year), else the jittered
+    /// backoff.
     pub fn delay_for<R: Rng + ?Sized>(
         &self,
         attempt: u32,
         error: &SinkError,
         rng: &mut R,
     ) -> Duration {
-        let jittered = self.jittered(attempt, rng);
         match error.after {
-            Some(after) => jittered.max(after.min(self.max_after)),
-            None => jittered,
+            Some(after) => after.min(self.max_after),
+            None => self.jittered(attempt, rng),
         }
     }
 
@@ -172,7 +206,7 @@ mod tests {
     }
 
     #[test]
-    fn retry_honours_the_server_minimum_up_to_max_after() {
+    fn retry_waits_exactly_the_server_delay_up_to_max_after() {
         let p = policy();
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
         let e = SinkError::retryable("429 too many requests").with_after(Duration::from_secs(90));
@@ -182,11 +216,15 @@ mod tests {
         }
         let absurd = SinkError::retryable("x").with_after(Duration::from_secs(86_400 * 365));
         assert_eq!(p.delay_for(3, &absurd, &mut rng), p.max_after);
-        // A hint below the jittered value does not shorten it.
-        let small = SinkError::retryable("x").with_after(Duration::from_millis(1));
-        let draws: Vec<Duration> = (0..200).map(|_| p.delay_for(6, &small, &mut rng)).collect();
-        assert!(draws.iter().all(|d| *d >= Duration::from_millis(1)));
-        assert!(draws.iter().any(|d| *d > Duration::from_secs(10)));
+        // Exactly the server's delay (SPEC section 6), also when it is shorter than the
+        // backoff would be.
+        let small = SinkError::retryable("x").with_after(Duration::from_millis(1500));
+        for _ in 0..200 {
+            assert_eq!(
+                p.delay_for(6, &small, &mut rng),
+                Duration::from_millis(1500)
+            );
+        }
     }
 
     /// R16 "no retry storm": 1,000 deferred deliveries that failed together do not all come
@@ -213,10 +251,12 @@ mod tests {
     fn retry_classifies_io_errors() {
         use std::io::{Error, ErrorKind};
         let r = SinkError::from_io("connect", &Error::from(ErrorKind::ConnectionRefused));
-        assert!(r.retryable);
+        assert!(r.is_retryable());
         assert!(r.message.starts_with("connect: "), "{}", r.message);
-        assert!(SinkError::from_io("x", &Error::from(ErrorKind::TimedOut)).retryable);
-        assert!(!SinkError::from_io("x", &Error::from(ErrorKind::InvalidInput)).retryable);
-        assert!(!SinkError::permanent("bad name").retryable);
+        assert!(SinkError::from_io("x", &Error::from(ErrorKind::TimedOut)).is_retryable());
+        assert!(!SinkError::from_io("x", &Error::from(ErrorKind::InvalidInput)).is_retryable());
+        assert!(!SinkError::permanent("bad name").is_retryable());
+        assert_eq!(SinkError::dead("gone").class, FailureClass::Dead);
+        assert_eq!(SinkError::rejected("bad").class, FailureClass::Rejected);
     }
 }

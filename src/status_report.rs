@@ -145,6 +145,7 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> Report {
                 last_error_at: None,
                 quarantined: 0,
                 unreadable: Default::default(),
+                dead: None,
             });
         d.pending = listed.len() as u64;
         d.oldest_pending = listed
@@ -320,7 +321,13 @@ impl Report {
                 "  {} ({}): {}, {} pending{}, {} delivered since start, last delivery {}",
                 d.name,
                 d.describe,
-                if d.failing { "FAILING" } else { "ok" },
+                if d.dead.is_some() {
+                    "DEAD"
+                } else if d.failing {
+                    "FAILING"
+                } else {
+                    "ok"
+                },
                 d.pending,
                 d.oldest_pending
                     .map(|t| format!(" (oldest {})", when(Some(t), now)))

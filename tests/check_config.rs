@@ -44,7 +44,7 @@ name = "weekly-*"
 every = "7d"
 [[channel]]
 name = "chat"
-type = "slack"
+type = "webhook"
 url = "https://hooks.example.com/secret-token-0c9b"
 "#;
 
@@ -255,7 +255,7 @@ fn the_shipped_example_passes() {
         &["-c", &example],
         &[
             ("NSCA_PASSWORD", "example-password"),
-            ("SLACK_WEBHOOK_URL", "https://hooks.example.com/x"),
+            ("BACKUP_HOOK_URL", "https://hooks.example.com/x"),
         ],
     );
     assert_eq!(code, 0, "{out}");

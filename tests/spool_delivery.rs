@@ -48,6 +48,7 @@ fn fast() -> DeliveryConfig {
         poll_interval: Duration::from_millis(200),
         shutdown_grace: Duration::from_millis(500),
         log_interval: Duration::from_secs(60),
+        pace: Duration::ZERO,
     }
 }
 

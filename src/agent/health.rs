@@ -47,6 +47,9 @@ pub struct DestinationHealth {
     pub quarantined: u64,
     /// Entries that cannot be read (skipped; the others go on): name -> why.
     pub unreadable: BTreeMap<String, String>,
+    /// Why the destination is dead (its delivery stopped until the config is reloaded).
+    #[serde(default)]
+    pub dead: Option<String>,
 }
 
 impl DestinationHealth {
@@ -64,6 +67,7 @@ impl DestinationHealth {
             last_error_at: stats.last_error_at,
             quarantined: count_files(quarantine),
             unreadable: stats.unreadable.clone(),
+            dead: stats.dead.clone(),
         }
     }
 }
@@ -111,7 +115,13 @@ impl Health {
     pub fn problems(&self) -> Vec<String> {
         let mut out = Vec::new();
         for d in &self.destinations {
-            if d.failing {
+            if let Some(why) = &d.dead {
+                out.push(format!(
+                    "{} is dead, delivery stopped ({} pending, kept): {why}; fix it and reload \
+                     (SIGHUP)",
+                    d.describe, d.pending
+                ));
+            } else if d.failing {
                 out.push(format!(
                     "{} delivery failing ({} pending): {}",
                     d.describe,
@@ -222,6 +232,7 @@ mod tests {
             last_error_at: None,
             quarantined: 0,
             unreadable: BTreeMap::new(),
+            dead: None,
         }
     }
 

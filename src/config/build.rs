@@ -11,7 +11,7 @@ use nsca::crypto::Method;
 use nsca::packet::PacketSize;
 use toml::{Table, Value};
 
-use super::keywords::{History, Items, Status, When};
+use super::keywords::{ChannelType, History, Items, Status, When};
 use super::problem::{suggestion, Problems};
 use super::reader::{self as r, Section};
 use super::sections::*;
@@ -229,10 +229,7 @@ fn nsca(v: Option<&Value>, p: &mut Problems) -> Option<Nsca> {
     let mut s = Section::new("nsca", t);
     let server = s.required(p, "server", server);
     let encryption = s.read(p, "encryption", encryption);
-    let password = s.read(p, "password", r::secret);
-    if let Some(secret) = &password {
-        validate::check_secret("nsca.password", secret, p);
-    }
+    let password = s.secret(p, "password");
     if let Some(method) = encryption.or((!t.contains_key("encryption")).then_some(Method::Xor)) {
         validate::encryption(method, password.is_some(), p);
     }
@@ -398,18 +395,46 @@ fn job(path: String, t: &Table, p: &mut Problems) -> Option<JobRule> {
 
 fn channel(path: String, t: &Table, p: &mut Problems) -> Option<Channel> {
     let mut s = Section::new(path, t);
-    let name = s.required(p, "name", r::non_empty_string);
-    let kind = s.required(p, "type", r::keyword);
+    let name = s.required(p, "name", |v| {
+        let n = r::non_empty_string(v)?;
+        if n.len() > 64
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "{n:?}: use 1 to 64 letters, digits, '-' and '_' (it names the channel's spool \
+                 directory)"
+            ));
+        }
+        if RESERVED_CHANNEL_NAMES.contains(&n.as_str()) {
+            return Err(format!(
+                "{n:?} is the spool of another destination; choose another name"
+            ));
+        }
+        Ok(n)
+    });
+    let kind = s.required(p, "type", r::keyword::<ChannelType>);
     let when = s.read(p, "when", r::keyword::<When>);
-    // The other keys belong to the channel type's own config (a later issue): kept as written.
-    let options: Table = s.rest().map(|(k, v)| (k.clone(), v.clone())).collect();
-    for (key, value) in &options {
-        super::validate::secret_refs(&s.key(key), value, p);
-    }
+    let jobs = s.read(p, "jobs", |v| {
+        let list = v
+            .as_array()
+            .ok_or_else(|| "expected a list of job name globs, e.g. [\"nightly-*\"]".to_string())?;
+        list.iter()
+            .map(|g| {
+                let g = r::non_empty_string(g)?;
+                glob::Pattern::new(&g).map_err(|e| format!("invalid glob {g:?}: {}", e.msg))
+            })
+            .collect::<Result<Vec<_>, String>>()
+    });
+    // The type's own keys: read by its sink's config (unknown keys are reported by `finish`).
+    let options = kind.and_then(|k| crate::sinks::read_channel_options(k, &mut s, p));
+    s.finish(p);
     Some(Channel {
         name: name?,
         kind: kind?,
         when: when.unwrap_or(When::Problems),
-        options,
+        jobs: jobs.unwrap_or_default(),
+        options: options?,
     })
 }

@@ -169,9 +169,59 @@ keyword_enum! {
     }
 }
 
+impl When {
+    /// Does a channel with this rule receive an outcome of `status`, when the previous
+    /// outcome of the same (host, job) at this channel had `previous` (None: the first)?
+    pub fn matches(
+        self,
+        status: crate::outcome::Status,
+        previous: Option<crate::outcome::Status>,
+    ) -> bool {
+        use crate::outcome::Status as S;
+        match self {
+            When::Always => true,
+            When::Problems => status != S::Success,
+            When::Failure => matches!(status, S::Failure | S::Unknown),
+            When::Success => status == S::Success,
+            When::Change => previous != Some(status),
+            When::Never => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn when_rules_match_as_the_spec_says() {
+        use crate::outcome::Status as S;
+        let all = [S::Success, S::Warning, S::Failure, S::Unknown];
+        let pick = |w: When, prev: Option<S>| -> Vec<S> {
+            all.iter()
+                .copied()
+                .filter(|s| w.matches(*s, prev))
+                .collect()
+        };
+        assert_eq!(pick(When::Always, None), all);
+        assert_eq!(
+            pick(When::Problems, None),
+            [S::Warning, S::Failure, S::Unknown]
+        );
+        assert_eq!(pick(When::Failure, None), [S::Failure, S::Unknown]);
+        assert_eq!(pick(When::Success, None), [S::Success]);
+        assert_eq!(pick(When::Never, None), []);
+        // change: the first outcome, then only a different status (a recovery included).
+        assert_eq!(pick(When::Change, None), all);
+        assert_eq!(
+            pick(When::Change, Some(S::Failure)),
+            [S::Success, S::Warning, S::Unknown]
+        );
+        assert_eq!(
+            pick(When::Change, Some(S::Success)),
+            [S::Warning, S::Failure, S::Unknown]
+        );
+    }
 
     #[test]
     fn round_trip_and_suggest() {

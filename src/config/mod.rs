@@ -30,8 +30,8 @@
 mod build;
 pub mod duration;
 mod keywords;
-mod problem;
-mod reader;
+pub(crate) mod problem;
+pub(crate) mod reader;
 mod secret;
 mod sections;
 pub mod size;

@@ -78,6 +78,22 @@ impl<'a> Section<'a> {
         self.read(p, key, parse)
     }
 
+    /// Read an optional secret (`"literal"`, `{ env = "VAR" }` or `{ file = "/path" }`),
+    /// checking that it can be read and is not empty (never printing it).
+    pub fn secret(&mut self, p: &mut Problems, key: &'static str) -> Option<Secret> {
+        let secret = self.read(p, key, secret)?;
+        super::validate::check_secret(&self.key(key), &secret, p);
+        Some(secret)
+    }
+
+    /// Read a required secret (see [`Section::secret`]).
+    #[allow(dead_code)] // for the channel types whose secret is required (webhook url, ...)
+    pub fn required_secret(&mut self, p: &mut Problems, key: &'static str) -> Option<Secret> {
+        let secret = self.required(p, key, secret)?;
+        super::validate::check_secret(&self.key(key), &secret, p);
+        Some(secret)
+    }
+
     /// The keys not asked for so far, in file order.
     pub fn rest(&self) -> impl Iterator<Item = (&'a String, &'a Value)> + '_ {
         self.table

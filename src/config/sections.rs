@@ -203,31 +203,30 @@ pub struct JobSettings<'a> {
     pub host: &'a Template,
 }
 
-/// `[[channel]]`: a secondary output. Only `name`, `type` and `when` are read now; the other
-/// keys are kept in `options` for the channel's own config type.
-#[derive(Clone)]
+/// `[[channel]]`: a secondary output (email, chat, web hook): SPEC section 6.
+#[derive(Clone, Debug)]
 pub struct Channel {
-    /// Unique name (for `nagbridge test --channel`). Required.
+    /// Unique name: letters, digits, `-` and `_` (it names the channel's spool directory).
     pub name: String,
     /// Required.
     pub kind: ChannelType,
     /// Default `problems`.
     pub when: When,
-    /// The other keys, as written (may hold secrets: never printed by `Debug`).
-    pub options: toml::Table,
+    /// Only outcomes of jobs matching one of these globs; empty: every job.
+    pub jobs: Vec<glob::Pattern>,
+    /// The channel type's own keys, typed (their `Debug` redacts secrets).
+    pub options: crate::sinks::ChannelOptions,
 }
 
-impl fmt::Debug for Channel {
-    /// Lists the option keys only: their values may be secrets.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Channel")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("when", &self.when)
-            .field("options", &self.options.keys().collect::<Vec<_>>())
-            .finish()
+impl Channel {
+    /// Does this channel take outcomes of `job` (its `jobs` filter)?
+    pub fn takes_job(&self, job: &str) -> bool {
+        self.jobs.is_empty() || self.jobs.iter().any(|g| g.matches(job))
     }
 }
+
+/// Names a channel cannot have: the spool directories of the other destinations.
+pub const RESERVED_CHANNEL_NAMES: &[&str] = &["nsca", "inbox", "icinga2", "nagios"];
 
 #[cfg(test)]
 mod tests {
@@ -244,20 +243,5 @@ mod tests {
         };
         assert_eq!(s("nagios", 5667), "nagios:5667");
         assert_eq!(s("::1", 15667), "[::1]:15667");
-    }
-
-    #[test]
-    fn channel_debug_hides_option_values() {
-        let mut options = toml::Table::new();
-        options.insert("token".into(), "hunter2".into());
-        let c = Channel {
-            name: "chat".into(),
-            kind: ChannelType::Slack,
-            when: When::Problems,
-            options,
-        };
-        let d = format!("{c:?}");
-        assert!(d.contains("\"token\""), "{d}");
-        assert!(!d.contains("hunter2"), "{d}");
     }
 }

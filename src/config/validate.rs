@@ -6,11 +6,9 @@
 //! Owns: the semantic rules. Reports problems; never changes the config.
 
 use nsca::crypto::Method;
-use toml::Value;
 
 use super::build::Parts;
 use super::problem::Problems;
-use super::reader::join;
 use super::secret::Secret;
 
 /// Every cross-check.
@@ -167,32 +165,5 @@ pub(crate) fn check_secret(key: &str, secret: &Secret, p: &mut Problems) {
     }
     if let Some(w) = secret.permission_warning() {
         p.warn(key, w);
-    }
-}
-
-/// In a channel's raw options, a table that is `{ env = "..." }` or `{ file = "..." }` is a
-/// secret reference: check that it can be read.
-pub(crate) fn secret_refs(key: &str, value: &Value, p: &mut Problems) {
-    match value {
-        Value::Table(t) => {
-            let is_ref = t.len() == 1
-                && t.iter()
-                    .all(|(k, v)| (k == "env" || k == "file") && v.is_str());
-            if is_ref {
-                if let Ok(secret) = Secret::from_toml(value) {
-                    check_secret(key, &secret, p);
-                }
-            } else {
-                for (k, v) in t {
-                    secret_refs(&join(key, k), v, p);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                secret_refs(&format!("{key}[{i}]"), v, p);
-            }
-        }
-        _ => {}
     }
 }

@@ -1,15 +1,23 @@
-//! Sinks: one module (or folder) per kind of destination, all behind the [`Sink`] trait.
+//! Sinks: one folder per kind of destination (`sinks/<kind>/`: `mod.rs` the [`Sink`] and its
+//! failure classes, `config.rs` the typed keys with a pure `validate()`, `render.rs` the
+//! payload, limits and escaping), all behind the [`Sink`] trait; [`content`] is the one
+//! message model every channel renders.
 //!
 //! Owns: turning spooled entries into what a destination understands and handing them over,
-//! and classifying every failure as retryable (with an optional server-given delay) or
-//! permanent ([`SinkError`]). Must not retry, sleep, touch the spool or log failures: the
-//! delivery loop (`crate::delivery`) is the one place that does those.
+//! and classifying every failure ([`SinkError`], [`FailureClass`]). Must not retry, sleep,
+//! touch the spool or log failures: the delivery loop (`crate::delivery`) is the one place that
+//! does those.
 
+pub mod content;
 pub mod nsca;
 
 use std::future::Future;
+use std::time::Duration;
 
-pub use crate::retry::SinkError;
+use crate::config::problem::Problems;
+use crate::config::reader::Section;
+use crate::config::ChannelType;
+pub use crate::retry::{FailureClass, SinkError};
 use crate::spool::Entry;
 
 /// A destination that entries can be delivered to.
@@ -27,6 +35,16 @@ pub trait Sink: Send + Sync + 'static {
         format!("job {:?}", entry.outcome.job)
     }
 
+    /// Most entries per [`Sink::deliver_batch`] (channels send one message per outcome).
+    fn batch_size(&self) -> usize {
+        64
+    }
+
+    /// Least time between two batches: the platform's rate limit (Slack one message a second).
+    fn pace(&self) -> Duration {
+        Duration::ZERO
+    }
+
     /// Deliver `entries` (already validated, oldest first).
     ///
     /// `Ok(n)` means the first `n` entries were delivered and the rest (if any) were not and
@@ -36,4 +54,80 @@ pub trait Sink: Send + Sync + 'static {
         &self,
         entries: &[Entry],
     ) -> impl Future<Output = Result<usize, SinkError>> + Send;
+}
+
+/// The typed settings of a `[[channel]]`: one variant per channel type built in. Each type's
+/// `config.rs` reads its keys; their `Debug` never shows a secret.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ChannelOptions {}
+
+/// The channel types built into this version.
+pub const BUILT_IN_CHANNELS: &[ChannelType] = &[];
+
+/// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
+/// caller's `finish`, which reports them with a suggestion).
+pub(crate) fn read_channel_options(
+    kind: ChannelType,
+    s: &mut Section<'_>,
+    p: &mut Problems,
+) -> Option<ChannelOptions> {
+    #[allow(clippy::match_single_binding)]
+    match kind {
+        other => {
+            let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
+            p.error(
+                s.key("type"),
+                format!(
+                    "channel type {:?} is not built into this version of nagbridge (built in: \
+                     {}); nothing would be sent",
+                    other.name(),
+                    if built.is_empty() {
+                        "none".to_string()
+                    } else {
+                        built.join(", ")
+                    }
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// The sink of one channel.
+#[non_exhaustive]
+pub enum ChannelSink {}
+
+impl ChannelSink {
+    /// Build the sink of `channel` (`agent` is the agent's host_name, for the messages).
+    pub fn build(channel: &crate::config::Channel, agent: &str) -> Result<ChannelSink, String> {
+        let _ = agent;
+        match channel.options {}
+    }
+}
+
+impl Sink for ChannelSink {
+    fn name(&self) -> String {
+        match *self {}
+    }
+
+    fn validate(&self, _entry: &Entry) -> Result<(), SinkError> {
+        match *self {}
+    }
+
+    fn describe(&self, _entry: &Entry) -> String {
+        match *self {}
+    }
+
+    fn batch_size(&self) -> usize {
+        match *self {}
+    }
+
+    fn pace(&self) -> Duration {
+        match *self {}
+    }
+
+    async fn deliver_batch(&self, _entries: &[Entry]) -> Result<usize, SinkError> {
+        match *self {}
+    }
 }

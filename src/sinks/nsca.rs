@@ -407,13 +407,13 @@ mod tests {
             source: std::io::ErrorKind::ConnectionRefused.into(),
         };
         let r = classify(&refused);
-        assert!(r.retryable && r.after.is_none());
+        assert!(r.is_retryable() && r.after.is_none());
         assert!(
             r.message.starts_with("nsca: could not connect"),
             "{}",
             r.message
         );
         let invalid = ClientError::Packet(nsca::packet::PacketError::EmptyHost);
-        assert!(!classify(&invalid).retryable);
+        assert!(!classify(&invalid).is_retryable());
     }
 }

@@ -1,24 +1,63 @@
 //! The pipeline: the destinations a config names, and the one way outcomes reach them.
 //!
-//! Owns: the registry of destinations built from the config (today the NSCA server), opening
-//! each destination's spool and starting its delivery loop, spooling an outcome for every
-//! destination before the caller advances a checkpoint ([`Pipeline::enqueue`]), the hand-off
-//! inbox through which `wrap` gives outcomes to a running agent, and the bounded drain at
-//! shutdown. `run` and `wrap` both use it; nothing else opens a destination spool or starts a
-//! delivery loop. Must not parse, watch or know a protocol (that is `sinks`).
+//! Owns: the registry of destinations built from the config (the NSCA server, and every
+//! `[[channel]]`), opening each destination's spool and starting its delivery loop (its own
+//! batch size and pacing), routing at enqueue time (passive-check destinations take every
+//! outcome; a channel takes what its `when` rule and `jobs` filter match, with the `change`
+//! state of [`change`]), spooling an outcome for every destination it is routed to before the
+//! caller advances a checkpoint ([`Pipeline::enqueue`]), the hand-off inbox through which
+//! `wrap` gives outcomes to a running agent, and the bounded drain at shutdown. `run`, `wrap`
+//! and `test` use it; nothing else opens a destination spool or starts a delivery loop. Must
+//! not parse, watch or know a protocol (that is `sinks`).
 
-use std::sync::Arc;
+pub mod change;
+
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::agent::health::{AGENT_TOOL, HEARTBEAT_SERVICE};
+use crate::config::{Config, When};
 use crate::delivery::{Delivery, DeliveryConfig, DeliveryStats, StatsSnapshot};
 use crate::outcome::Outcome;
 use crate::sinks::nsca::NscaSink;
-use crate::sinks::Sink;
+use crate::sinks::{ChannelSink, Sink};
 use crate::spool::{EntryId, Lane, Spool, SpoolError};
+use change::ChangeState;
+
+/// Which outcomes a destination takes.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// Every outcome (passive-check destinations: NSCA).
+    Everything,
+    /// A channel: what its rule and job filter match; never the agent's heartbeat.
+    Channel {
+        /// The channel's name (its key in the change state).
+        name: String,
+        /// Its `when` rule.
+        when: When,
+        /// Its `jobs` globs (empty: every job).
+        jobs: Vec<glob::Pattern>,
+    },
+}
+
+impl Route {
+    /// Does this destination take `o`, whose (host, job) had `previous` at this destination
+    /// before (only asked for `when = "change"`)? Pure.
+    pub fn takes(&self, o: &Outcome, previous: Option<crate::outcome::Status>) -> bool {
+        match self {
+            Route::Everything => true,
+            Route::Channel { when, jobs, .. } => {
+                let heartbeat = o.tool.as_deref() == Some(AGENT_TOOL) && o.job == HEARTBEAT_SERVICE;
+                !heartbeat
+                    && (jobs.is_empty() || jobs.iter().any(|g| g.matches(&o.job)))
+                    && when.matches(o.status, previous)
+            }
+        }
+    }
+}
 
 /// The spool `wrap` writes into while an agent holds the state directory's lock; the agent
 /// takes each entry, spools it for every destination and removes it.
@@ -27,6 +66,7 @@ pub const INBOX: &str = "inbox";
 /// One destination: its spool and its delivery loop.
 pub struct Destination {
     name: String,
+    route: Route,
     describe: String,
     spool: Spool,
     stats: Arc<DeliveryStats>,
@@ -64,6 +104,15 @@ impl Destination {
 /// Every destination of a config, each with its running delivery loop.
 pub struct Pipeline {
     destinations: Vec<Destination>,
+    router: Router,
+}
+
+/// What routing needs, shareable with the blocking thread pool.
+#[derive(Clone)]
+struct Router {
+    spools: Vec<(String, Spool, Route)>,
+    change: Arc<Mutex<ChangeState>>,
+    agent_host: String,
 }
 
 /// Why the pipeline could not start.
@@ -95,12 +144,45 @@ impl Pipeline {
                 destination: "nsca".into(),
                 message: format!("{e:#}"),
             })?;
-        let delivery_config = DeliveryConfig {
+        let mut destinations = vec![start_one(
+            state_dir,
+            "nsca",
+            Route::Everything,
+            nsca,
             poll_interval,
-            ..DeliveryConfig::default()
+        )?];
+        for channel in &config.channels {
+            let sink = ChannelSink::build(channel, &config.agent.host_name).map_err(|message| {
+                PipelineError::Destination {
+                    destination: channel.name.clone(),
+                    message,
+                }
+            })?;
+            let route = Route::Channel {
+                name: channel.name.clone(),
+                when: channel.when,
+                jobs: channel.jobs.clone(),
+            };
+            destinations.push(start_one(
+                state_dir,
+                &channel.name,
+                route,
+                sink,
+                poll_interval,
+            )?);
+        }
+        let router = Router {
+            spools: destinations
+                .iter()
+                .map(|d| (d.name.clone(), d.spool.clone(), d.route.clone()))
+                .collect(),
+            change: Arc::new(Mutex::new(ChangeState::load(state_dir))),
+            agent_host: config.agent.host_name.clone(),
         };
-        let destinations = vec![start_one(state_dir, "nsca", nsca, delivery_config)?];
-        Ok(Pipeline { destinations })
+        Ok(Pipeline {
+            destinations,
+            router,
+        })
     }
 
     /// The destinations, in config order.
@@ -108,24 +190,16 @@ impl Pipeline {
         &self.destinations
     }
 
-    /// Spool `outcomes` for every destination, in `lane` (blocking file I/O: one fsync per
-    /// entry and one per destination directory). Advance a checkpoint only on `Ok`; on `Err`
-    /// some may be spooled already, so offering them again can only make duplicates. Returns
-    /// the entry ids per destination.
+    /// Spool each of `outcomes` for every destination it is routed to, in `lane` (blocking
+    /// file I/O: one fsync per entry and one per destination directory), then save the change
+    /// state. Advance a checkpoint only on `Ok`; on `Err` some may be spooled already, so
+    /// offering them again can only make duplicates. Returns the entry ids per destination.
     pub fn enqueue_blocking(
         &self,
         outcomes: &[Outcome],
         lane: Lane,
     ) -> Result<Vec<Vec<EntryId>>, SpoolError> {
-        let spools: Vec<(String, Spool)> = self.spools();
-        enqueue_all(&spools, outcomes, lane)
-    }
-
-    fn spools(&self) -> Vec<(String, Spool)> {
-        self.destinations
-            .iter()
-            .map(|d| (d.name.clone(), d.spool.clone()))
-            .collect()
+        self.router.enqueue(outcomes, lane)
     }
 
     /// [`Pipeline::enqueue_blocking`] on the blocking thread pool, so delivery goes on.
@@ -137,8 +211,8 @@ impl Pipeline {
         if outcomes.is_empty() {
             return Ok(Vec::new());
         }
-        let spools = self.spools();
-        match tokio::task::spawn_blocking(move || enqueue_all(&spools, &outcomes, lane)).await {
+        let router = self.router.clone();
+        match tokio::task::spawn_blocking(move || router.enqueue(&outcomes, lane)).await {
             Ok(r) => r,
             Err(e) => Err(SpoolError::Io {
                 path: Default::default(),
@@ -199,40 +273,86 @@ impl Pipeline {
     }
 }
 
-fn enqueue_all(
-    spools: &[(String, Spool)],
-    outcomes: &[Outcome],
-    lane: Lane,
-) -> Result<Vec<Vec<EntryId>>, SpoolError> {
-    let mut all = Vec::with_capacity(spools.len());
-    if outcomes.is_empty() {
-        return Ok(all);
-    }
-    let now = Utc::now();
-    for (name, spool) in spools {
-        let ids = spool.enqueue_many(outcomes, now, lane)?;
-        for (o, id) in outcomes.iter().zip(&ids) {
-            tracing::debug!(destination = %name, job = %o.job, status = %o.status, entry = %id, "spooled");
+impl Router {
+    /// Route and spool (see [`Pipeline::enqueue_blocking`]). The change state is worked on in
+    /// a copy that replaces it only when every entry is spooled: a failed attempt, offered
+    /// again, is routed the same way.
+    fn enqueue(&self, outcomes: &[Outcome], lane: Lane) -> Result<Vec<Vec<EntryId>>, SpoolError> {
+        let mut all = Vec::with_capacity(self.spools.len());
+        if outcomes.is_empty() {
+            return Ok(all);
         }
-        all.push(ids);
+        let now = Utc::now();
+        let mut change = self
+            .change
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        for (name, spool, route) in &self.spools {
+            let picked: Vec<Outcome> = outcomes
+                .iter()
+                .filter(|o| {
+                    let previous = match route {
+                        Route::Channel {
+                            when: When::Change,
+                            name,
+                            ..
+                        } => {
+                            let host = o
+                                .host
+                                .as_deref()
+                                .filter(|h| !h.trim().is_empty())
+                                .unwrap_or(&self.agent_host);
+                            change.swap(name, &format!("{host}/{}", o.job), o.status)
+                        }
+                        _ => None,
+                    };
+                    route.takes(o, previous)
+                })
+                .cloned()
+                .collect();
+            let ids = if picked.is_empty() {
+                Vec::new()
+            } else {
+                spool.enqueue_many(&picked, now, lane)?
+            };
+            for (o, id) in picked.iter().zip(&ids) {
+                tracing::debug!(destination = %name, job = %o.job, status = %o.status, entry = %id, "spooled");
+            }
+            all.push(ids);
+        }
+        let mut kept = self.change.lock().unwrap_or_else(|e| e.into_inner());
+        *kept = change;
+        kept.save().map_err(|source| SpoolError::Io {
+            path: Default::default(),
+            source,
+        })?;
+        Ok(all)
     }
-    Ok(all)
 }
 
 fn start_one<S: Sink>(
     state_dir: &std::path::Path,
     name: &str,
+    route: Route,
     sink: S,
-    config: DeliveryConfig,
+    poll_interval: Duration,
 ) -> Result<Destination, SpoolError> {
     let spool = Spool::open(state_dir, name)?;
     let describe = sink.name();
+    let config = DeliveryConfig {
+        poll_interval,
+        batch_size: sink.batch_size(),
+        pace: sink.pace(),
+        ..DeliveryConfig::default()
+    };
     let delivery = Delivery::new(spool.clone(), sink, config);
     let stats = delivery.stats();
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(delivery.run(stopped));
     Ok(Destination {
         name: name.to_string(),
+        route,
         describe,
         spool,
         stats,
@@ -244,7 +364,11 @@ fn start_one<S: Sink>(
 /// The (name, description) of every destination `config` names, without starting anything
 /// (for `status`).
 pub fn destination_names(config: &Config) -> Vec<(String, String)> {
-    vec![("nsca".into(), format!("nsca {}", config.nsca.server))]
+    let mut out = vec![("nsca".to_string(), format!("nsca {}", config.nsca.server))];
+    for c in &config.channels {
+        out.push((c.name.clone(), format!("{} {}", c.kind.name(), c.name)));
+    }
+    out
 }
 
 /// The inbox of `state_dir` (created owned like it).
