@@ -54,6 +54,13 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             st.last_job = p.jobid.filter(|&id| id != 0);
             if let Some(id) = st.last_job {
                 st.message(id, p.text);
+            } else if p.jobid == Some(0) && sev == Some("fatal") {
+                // `JobId 0`: the Director itself (its catalog, a daemon's authentication).
+                if st.director_fatal.len() < MAX_MESSAGES {
+                    let mut body = body.trim().to_string();
+                    truncate(&mut body, MAX_MESSAGE_LEN);
+                    st.director_fatal.push(body);
+                }
             }
             continue;
         }
@@ -88,6 +95,18 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             st.report_done(input, r);
         }
         st.unreported_jobs(input);
+        if st.outcomes.is_empty() && !st.director_fatal.is_empty() {
+            // No job ran and the Director logged fatal errors of its own: nothing was backed
+            // up.
+            let mut o = Outcome::new(input.options.job.clone(), Status::Failure);
+            o.tool = Some("bacula".into());
+            o.summary = Some(format!(
+                "the Director hit a fatal error: {}",
+                st.director_fatal[0]
+            ));
+            o.errors = std::mem::take(&mut st.director_fatal);
+            st.outcomes.push(o);
+        }
         if st.outcomes.is_empty() {
             st.outcomes.push(Outcome::unknown(
                 &input.options.job,
@@ -117,6 +136,8 @@ struct State {
     report: Option<Report>,
     /// Order of first appearance of a job.
     seen: u64,
+    /// `JobId 0: Fatal error: ...`: errors of the Director, not of a job.
+    director_fatal: Vec<String>,
 }
 
 impl State {
@@ -243,7 +264,12 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             if p.jobid.is_some() && is_header(strip_severity(p.text.trim_start()).1) {
                 return true;
             }
-            if p.jobid.is_some() && ["-dir", "-sd", "-fd"].iter().any(|s| p.daemon.ends_with(s)) {
+            // A daemon's name (`-dir`, `-sd`, `-fd`, or a redacted one) with a JobId and one of
+            // the messages' severities.
+            let severity = strip_severity(p.text.trim_start()).0.is_some();
+            if p.jobid.is_some()
+                && (severity || ["-dir", "-sd", "-fd"].iter().any(|s| p.daemon.ends_with(s)))
+            {
                 daemon_lines += 1;
                 if daemon_lines >= 2 {
                     return true;
@@ -427,7 +453,8 @@ impl Messages {
         // FD per-file errors are indented and carry `ERR=`.
         let sev =
             sev.or_else(|| (text.starts_with(' ') && text.contains("ERR=")).then_some("error"));
-        self.fatal |= sev == Some("fatal");
+        // A failed RunBeforeJob script reported as an error (not a warning) aborts the job.
+        self.fatal |= sev == Some("fatal") || (sev == Some("error") && is_before_job_failure(body));
         self.last_is_error = None;
         let (list, is_error) = match sev {
             Some("error" | "fatal") => (&mut self.errors, true),
@@ -455,6 +482,15 @@ impl Messages {
             }
         }
     }
+}
+
+/// `Runscript: BeforeJob returned non-zero status=208. ERR=...` (also `ClientRunBeforeJob`,
+/// `ClientBeforeJob`): the job's before-script failed.
+fn is_before_job_failure(body: &str) -> bool {
+    body.strip_prefix("Runscript: ").is_some_and(|r| {
+        let what = r.split_whitespace().next().unwrap_or_default();
+        what.contains("Before") && r.contains("returned non-zero status")
+    })
 }
 
 /// The job of a start message: `Start Backup JobId 1, Job=web01.2026-11-24_08.10.08_04`,
@@ -988,6 +1024,38 @@ mod tests {
         assert_eq!(date("24-Nov-99999 08:10:10"), None);
         assert_eq!(date("1969-12-31 23:59:59"), None);
         assert_eq!(date("2201-01-01T00:00:00+0000"), None);
+    }
+
+    #[test]
+    fn director_fatal_errors_and_failed_before_scripts() {
+        // No job ran: the Director's own fatal errors (JobId 0) fail the file's run.
+        let dir =
+            "05-Dec 12:51 bareos-dir JobId 0: Fatal error: Could not open Catalog \"MyCatalog\"\n";
+        let o = parse_all(dir);
+        assert_eq!((o.len(), o[0].status), (1, Status::Failure));
+        // With a job in the file, the job's outcome says it; no extra outcome.
+        let with_job = format!("{dir}{REPORT}");
+        assert_eq!(parse_all(&with_job).len(), 1);
+        // A failed RunBeforeJob script reported as an error aborts the job; as a warning not.
+        let before =
+            "2018-07-27 05:58:33 | bareos-dir JobId 7: Error: Runscript: BeforeJob returned \
+                      non-zero status=208. ERR=No such file or directory\n";
+        assert_eq!(parse_all(before)[0].status, Status::Failure);
+        let after = before.replace("BeforeJob", "AfterJob");
+        assert!(parse_all(&after)[0].status != Status::Failure);
+        // Two webui rows of a redacted daemon with a JobId and a severity: bacula.
+        let rows =
+            "28 | 2024-07-02 06:20:08 | XXXXXXX JobId 202: Fatal error: filed/backup.cc:1405 \
+                    Network send error to SD. ERR=Broken pipe\n27 | 2024-07-02 06:20:08 | XXXXXXX \
+                    JobId 202: Error: lib/bsock_tcp.cc:419 Wrote 262144 bytes\n";
+        assert!(crate::formats::test_support::looks(
+            looks_like,
+            rows.as_bytes()
+        ));
+        assert!(!crate::formats::test_support::looks(
+            looks_like,
+            b"JobId 1: Error: one line only\n"
+        ));
     }
 
     #[test]

@@ -103,6 +103,7 @@ pub fn looks_like(input: &Input<'_>) -> bool {
                 | Ev::GuestStart(..)
                 | Ev::GuestFinished(..)
                 | Ev::GuestFailed(..)
+                | Ev::JobFailed(_)
                 | Ev::Task(_),
             ) => true,
             Some(Ev::Progress) => {
@@ -298,6 +299,12 @@ fn event(line: &str) -> Option<Event> {
             kind: Ev::Task(status.trim().to_string()),
         });
     }
+    if is_usage(line) {
+        return Some(Event {
+            time: None,
+            kind: Ev::JobFailed("vzdump refused its command line (usage error)".into()),
+        });
+    }
     if let Ok((_, host)) = mail_subject(line) {
         return Some(Event {
             time: None,
@@ -318,6 +325,18 @@ fn event(line: &str) -> Option<Event> {
         },
     };
     Some(Event { time, kind })
+}
+
+/// vzdump's usage text, printed when it refuses its command line and backs up nothing:
+/// vzdump 1.x `usage: /usr/sbin/vzdump OPTIONS [--all | VMID]` (after `Unknown option: mode`),
+/// and the PVE CLI's `vzdump {<vmid>} [OPTIONS]` / `vzdump help` lines under its
+/// `400 Parameter verification failed.` or `400 unable to parse option`.
+fn is_usage(line: &str) -> bool {
+    if let Some(rest) = line.strip_prefix("usage: ") {
+        let cmd = rest.split_whitespace().next().unwrap_or_default();
+        return cmd == "vzdump" || cmd.ends_with("/vzdump");
+    }
+    line.starts_with("vzdump {<vmid>} [OPTIONS]") || line.starts_with("vzdump help [")
 }
 
 /// A line without what pastes wrap around vzdump's own text: surrounding whitespace (old PVE
@@ -852,7 +871,7 @@ mod tests {
         assert_eq!(e("random text"), None);
     }
 
-    use crate::formats::test_support::{job, parse_as};
+    use crate::formats::test_support::{job, looks, parse_as};
     use crate::formats::{FileMeta, Format};
 
     fn parse_all(body: &str) -> Vec<Outcome> {
@@ -866,6 +885,23 @@ mod tests {
             true,
         )
         .outcomes
+    }
+
+    #[test]
+    fn usage_text_is_a_job_that_never_ran() {
+        for body in [
+            "Backing up CT 101\nUnknown option: mode\nusage: /usr/sbin/vzdump OPTIONS [--all | VMID]\n",
+            "400 Parameter verification failed.\nmode: value 'x' does not have a value in the enumeration\n\
+             vzdump {<vmid>} [OPTIONS]\n",
+            "400 unable to parse option\nvzdump help [<extra-args>] [OPTIONS]\n",
+        ] {
+            let o = parse_all(body);
+            assert_eq!(o.len(), 1, "{body:?}");
+            assert_eq!(o[0].status, Status::Failure, "{body:?}");
+            assert!(looks(looks_like, body.as_bytes()), "{body:?}");
+        }
+        // Other tools' usage lines are not vzdump's.
+        assert!(!looks(looks_like, b"usage: restic [command]\n"));
     }
 
     #[test]

@@ -110,6 +110,45 @@ fn backup_report_markdown() {
 }
 
 #[test]
+fn fragments_of_reports_and_logs() {
+    // Steps of a report without its header.
+    let steps =
+        "transfer \u{2714}\n    Start time: Sunday\n    End time: Sunday\n\nmerge \u{1F6A8}\n    \
+                 Start time: Sunday\n    Error: operation timed out\n";
+    let o = single(Format::Xo, "/r.txt", steps.as_bytes(), None, &job("x"));
+    assert_eq!(o.status, Status::Failure);
+    assert!(looks(looks_like, steps.as_bytes()));
+    let ok = "snapshot \u{2714}\nStart time: a\ntransfer \u{2714}\nStart time: b\n";
+    let o = single(Format::Xo, "/r.txt", ok.as_bytes(), None, &job("x"));
+    assert_eq!(o.status, Status::Success);
+    // A call log after the user's own lines; a XAPI error's `code`, not a nested `status`.
+    let call =
+        "LOGS for failed backup\n/snip\nbackupNg.importVmBackup\n{\n  \"sr\": \"a\"\n}\n{\n  \
+                \"code\": \"VDI_IO_ERROR\",\n  \"task\": {\n    \"message\": \"nested\",\n";
+    let o = single(Format::Xo, "/r.txt", call.as_bytes(), None, &job("x"));
+    assert_eq!(
+        (o.status, o.errors[0].as_str()),
+        (Status::Failure, "VDI_IO_ERROR")
+    );
+    // A row of the logs view, and a task's `result` pasted alone.
+    let row = "admin@x | VDI_IO_ERROR(Device I/O errors)This is a XenServer/XCP-ng error\n";
+    let o = single(Format::Xo, "/r.txt", row.as_bytes(), None, &job("x"));
+    assert_eq!(o.status, Status::Failure);
+    let result =
+        "\"result\": {\n  \"message\": \"VDI must be free\",\n  \"stack\": \"AssertionError \
+                  at (/opt/xo/@xen-orchestra/backups/x.mjs:1:1)\"\n";
+    let o = single(Format::Xo, "/r.txt", result.as_bytes(), None, &job("x"));
+    assert_eq!(
+        (o.status, o.errors[0].as_str()),
+        (Status::Failure, "VDI must be free")
+    );
+    assert!(!looks(
+        looks_like,
+        b"\"result\": {\n  \"stack\": \"at foo\"\n"
+    ));
+}
+
+#[test]
 fn text_detection_is_specific() {
     for other in [
         "INFO: starting new backup job: vzdump 100\nINFO: Finished Backup of VM 100 (00:00:10)\n",

@@ -60,6 +60,47 @@ enum Shape {
     Slack,
     CallLog,
     WebLog,
+    /// A row of XO's logs view copied as text: `<user> | <error>This is a XenServer/XCP-ng
+    /// error`.
+    LogsRow,
+    /// The `result` object of a failed task pasted alone (`"result": { ... "stack": ... }`).
+    ResultFragment,
+}
+
+/// The report plugin's step icons: success, failure, skipped, interrupted or warning.
+const ICONS: [&str; 5] = ["\u{2714}", "\u{1F6A8}", "\u{23E9}", "\u{26A0}", "\u{274C}"];
+
+/// A step line of the report (`transfer ✔`, `merge 🚨`, `snapshot ⏩`): the step and its icon.
+fn step_icon(l: &str) -> Option<(&str, &str)> {
+    let t = l.trim().trim_end_matches('\u{FE0F}');
+    let icon = ICONS.iter().find(|i| t.ends_with(*i))?;
+    let step = t[..t.len() - icon.len()].trim_end();
+    (!step.is_empty()
+        && step.len() <= 40
+        && step
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || c == '-'))
+    .then_some((step, *icon))
+}
+
+/// XO's message for a XAPI error in its logs view.
+const XAPI_ERROR_NOTE: &str = "This is a XenServer/XCP-ng error";
+
+/// The first line of a call log: a known xo-server method followed by its params' `{`, after
+/// whatever the user wrote before (`LOGS for failed backup at ...`, `/snip`).
+fn call_log_start(ls: &[String]) -> Option<usize> {
+    let nonempty: Vec<(usize, &str)> = ls
+        .iter()
+        .enumerate()
+        .map(|(n, l)| (n, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .take(20)
+        .collect();
+    nonempty.windows(2).find_map(|w| {
+        let (n, first) = w[0];
+        let known = first.split('.').next().is_some_and(|p| XO_API.contains(&p));
+        (known && is_method(first) && w[1].1 == "{").then_some(n)
+    })
 }
 
 fn shape(text: &[u8]) -> Option<Shape> {
@@ -89,16 +130,12 @@ fn shape(text: &[u8]) -> Option<Shape> {
     {
         return Some(Shape::Email2016);
     }
-    let nonempty: Vec<&str> = ls
-        .iter()
-        .map(|l| l.trim_end())
-        .filter(|l| !l.is_empty())
-        .collect();
-    if let [first, second, ..] = nonempty.as_slice() {
-        let known = first.split('.').next().is_some_and(|p| XO_API.contains(&p));
-        if known && is_method(first.trim()) && second.trim() == "{" {
-            return Some(Shape::CallLog);
-        }
+    if call_log_start(&ls).is_some() {
+        return Some(Shape::CallLog);
+    }
+    // Steps of a report without its header (`merge 🚨` then `Start time: ...`).
+    if ls.iter().any(|l| step_icon(l).is_some()) && has("Start time") {
+        return Some(Shape::Report);
     }
     if ls.iter().any(|l| {
         l.trim_end()
@@ -107,6 +144,18 @@ fn shape(text: &[u8]) -> Option<Shape> {
     }) && has("tag")
     {
         return Some(Shape::Slack);
+    }
+    if ls.iter().any(|l| l.contains(XAPI_ERROR_NOTE)) {
+        return Some(Shape::LogsRow);
+    }
+    let first = ls.iter().map(|l| l.trim()).find(|l| !l.is_empty());
+    if first.is_some_and(|f| f.starts_with("\"result\":"))
+        && ls.iter().any(|l| l.trim_start().starts_with("\"stack\":"))
+        && ls
+            .iter()
+            .any(|l| l.contains("@xen-orchestra/") || l.contains("xo-server"))
+    {
+        return Some(Shape::ResultFragment);
     }
     let trimmed = |w: &str| ls.iter().any(|l| l.trim() == w);
     if (trimmed("transfer") || trimmed("Snapshot"))
@@ -150,6 +199,7 @@ fn report(input: &Input<'_>) -> Outcome {
     let mut errors = Vec::new();
     let mut current_vm: Option<String> = None;
     let mut items: Vec<Item> = Vec::new();
+    let (mut ok_steps, mut failed_steps) = (0u64, 0u64);
     for (_, raw) in lines(input.bytes) {
         if let Some(at) = raw.find("Backup report for ") {
             let name = raw[at + "Backup report for ".len()..]
@@ -179,6 +229,14 @@ fn report(input: &Input<'_>) -> Outcome {
                 it.status = Status::Failure;
                 it.message = Some(v.to_string());
             }
+        } else if let Some((step, icon)) = step_icon(&raw) {
+            // A step of the report (`merge 🚨`): a failed one fails its VM.
+            if icon == ICONS[1] || icon == ICONS[4] {
+                failed_steps = failed_steps.saturating_add(1);
+                current_vm.get_or_insert_with(|| step.to_string());
+            } else {
+                ok_steps = ok_steps.saturating_add(1);
+            }
         } else if raw.trim_start().starts_with("### ") {
             let name = raw.trim_start()[4..].trim().to_string();
             current_vm = Some(name.clone());
@@ -197,19 +255,30 @@ fn report(input: &Input<'_>) -> Outcome {
         // XO marked the job interrupted although every VM was saved.
         "interrupted" if all_ok => Status::Warning,
         "interrupted" | "failure" => Status::Failure,
+        // Steps of a report pasted without its header.
+        "" if failed_steps > 0 || !errors.is_empty() => Status::Failure,
+        "" if ok_steps > 0 => Status::Success,
         _ => Status::Unknown,
     };
     let mut o = new_outcome(input, job, status);
     o.items = items;
     o.errors = errors;
     let ok = successes.map_or(String::new(), |(a, b)| format!(", {a} of {b} VMs ok"));
-    o.summary = Some(format!("global status {global}{ok}"));
+    o.summary = Some(if global.is_empty() {
+        format!("report steps: {ok_steps} ok, {failed_steps} failed (no global status in the text)")
+    } else {
+        format!("global status {global}{ok}")
+    });
     if status == Status::Warning && global == "interrupted" {
         o.warnings
             .push("job marked interrupted although all VMs succeeded".into());
     }
     if status == Status::Failure && o.errors.is_empty() {
-        o.errors.push(format!("global status {global}"));
+        o.errors.push(if global.is_empty() {
+            "a step of the report failed".into()
+        } else {
+            format!("global status {global}")
+        });
     }
     o
 }
@@ -300,10 +369,13 @@ fn slack(input: &Input<'_>) -> Outcome {
 
 /// A legacy job log: the method, its params, then the error (or nothing).
 fn call_log(input: &Input<'_>) -> Outcome {
+    let ls: Vec<String> = lines(input.bytes).map(|(_, l)| l).collect();
+    let start = call_log_start(&ls).unwrap_or(0);
     let mut method = String::new();
     let mut closed_params = false;
     let mut error = None;
-    for (_, raw) in lines(input.bytes) {
+    let mut error_indent: Option<usize> = None;
+    for raw in &ls[start..] {
         if method.is_empty() {
             if !raw.trim().is_empty() {
                 method = raw.trim().to_string();
@@ -314,8 +386,21 @@ fn call_log(input: &Input<'_>) -> Outcome {
             closed_params = raw.trim_end() == "}";
             continue;
         }
+        // The error's own `message` (or a XAPI error's `code`), one level into the error
+        // object: not a field of a nested one (`"task": { "status": ... }`).
+        let indent = raw.len() - raw.trim_start().len();
+        if raw.trim() == "{" {
+            error_indent.get_or_insert(indent);
+            continue;
+        }
+        if error_indent.is_some_and(|e| indent != e.saturating_add(2)) {
+            continue;
+        }
         let t = raw.trim();
-        if let Some(m) = t.strip_prefix("\"message\":") {
+        let value = t
+            .strip_prefix("\"message\":")
+            .or_else(|| t.strip_prefix("\"code\":"));
+        if let Some(m) = value {
             let m = m.trim().trim_end_matches(',').trim_matches('"');
             error = Some(m.to_string());
             break;
@@ -363,6 +448,53 @@ fn web_log(input: &Input<'_>) -> Outcome {
     o
 }
 
+/// A row of XO's logs view: the error before `This is a XenServer/XCP-ng error`.
+fn logs_row(input: &Input<'_>) -> Outcome {
+    let mut errors = Vec::new();
+    for (_, raw) in lines(input.bytes) {
+        if let Some(at) = raw.find(XAPI_ERROR_NOTE) {
+            let before = &raw[..at];
+            let e = before.rsplit('|').next().unwrap_or(before).trim();
+            if !e.is_empty() {
+                push(&mut errors, e.to_string());
+            }
+        }
+    }
+    let mut o = new_outcome(input, None, Status::Failure);
+    o.summary = Some(match errors.first() {
+        Some(e) => format!("failed: {e}"),
+        None => "failed with a XenServer/XCP-ng error".into(),
+    });
+    o.errors = errors;
+    o
+}
+
+/// A failed task's `result` pasted alone: its `message` (or `code`).
+fn result_fragment(input: &Input<'_>) -> Outcome {
+    let mut message = None;
+    for (_, raw) in lines(input.bytes) {
+        let t = raw.trim();
+        let value = t
+            .strip_prefix("\"message\":")
+            .or_else(|| t.strip_prefix("\"code\":"));
+        if let Some(m) = value {
+            let m = m.trim().trim_end_matches(',').trim_matches('"').to_string();
+            let is_message = t.starts_with("\"message\"");
+            if message.is_none() || is_message {
+                message = Some(m);
+            }
+            if is_message {
+                break;
+            }
+        }
+    }
+    let mut o = new_outcome(input, None, Status::Failure);
+    let m = message.unwrap_or_else(|| "a task failed (error with a stack)".into());
+    o.summary = Some(format!("task failed: {m}"));
+    o.errors.push(m);
+    o
+}
+
 /// Parse one of the text shapes; anything else is one unknown outcome.
 pub(super) fn parse(input: &Input<'_>) -> Parsed {
     let o = match shape(super::super::common::head(input.bytes)) {
@@ -371,6 +503,8 @@ pub(super) fn parse(input: &Input<'_>) -> Parsed {
         Some(Shape::Slack) => slack(input),
         Some(Shape::CallLog) => call_log(input),
         Some(Shape::WebLog) => web_log(input),
+        Some(Shape::LogsRow) => logs_row(input),
+        Some(Shape::ResultFragment) => result_fragment(input),
         None => Outcome::unknown(
             &input.options.job,
             &input.meta.path,
