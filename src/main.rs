@@ -49,6 +49,9 @@ enum Command {
     /// Print Nagios object definitions (hosts, passive services with freshness) for the
     /// configured jobs and the jobs the agent has seen; they load in Debian's stock Nagios
     NagiosConfig(nagbridge::cli::nagios_config::NagiosConfigArgs),
+    /// Send a sample outcome to the NSCA server and to each channel (or the named ones),
+    /// directly, and say per destination whether it worked; exit 1 when one did not
+    Test(nagbridge::cli::test::TestArgs),
     /// What is pending, failing and last delivered, per destination, job and watch; exit 1
     /// when something is failing (read-only, safe beside a running agent)
     Status(nagbridge::cli::status::StatusArgs),
@@ -83,6 +86,7 @@ fn main() {
         Command::Wrap(args) => nagbridge::cli::wrap::main(&args, cli.quiet > 0),
         Command::NagiosConfig(args) => nagbridge::cli::nagios_config::main(&args),
         Command::Status(args) => nagbridge::cli::status::main(&args),
+        Command::Test(args) => nagbridge::cli::test::main(&args),
         Command::CheckConfig { config } => nagbridge::cli::check_config::main(config.as_deref()),
     };
     std::process::exit(code);

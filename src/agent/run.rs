@@ -36,6 +36,9 @@ pub const BULK_THRESHOLD: usize = 64;
 const BULK_CHUNK: usize = 256;
 /// `status.json` is written at most this often (and only after a change).
 const STATUS_INTERVAL: Duration = Duration::from_secs(1);
+/// After the spools empty, memory is given back again this much later, when the blocking
+/// threads of the burst have left.
+const LATE_TRIM: Duration = Duration::from_secs(5);
 /// A heartbeat whose problems changed is sent at once, but not more often than this.
 const EARLY_HEARTBEAT_GAP: Duration = Duration::from_secs(10);
 /// Longest delay between an observed outcome and the cadence state file write (one write, two
@@ -321,6 +324,7 @@ pub async fn run_once(
     // Observations not yet in the cadence file: saved within CADENCE_SAVE_INTERVAL, not per file.
     let mut cadence_save_due: Option<tokio::time::Instant> = None;
     let mut status_due: Option<tokio::time::Instant> = Some(tokio::time::Instant::now());
+    let mut trim_due: Option<tokio::time::Instant> = None;
     take_inbox(&inbox, &pipeline, &mut cadence, &mut cadence_save_due);
     let ending = loop {
         tokio::select! {
@@ -398,6 +402,10 @@ pub async fn run_once(
                 cadence_save_due = None;
                 let _ = cadence.save();
             }
+            _ = tokio::time::sleep_until(trim_due.unwrap_or_else(tokio::time::Instant::now)), if trim_due.is_some() => {
+                trim_due = None;
+                release_memory();
+            }
             _ = changed.notified() => {
                 status_due.get_or_insert_with(|| tokio::time::Instant::now() + STATUS_INTERVAL);
             }
@@ -420,6 +428,8 @@ pub async fn run_once(
                 }
                 if pipeline.pending() == 0 && ingests.is_empty() {
                     release_memory();
+                    // Once more when the blocking threads of the burst are gone.
+                    trim_due = Some(tokio::time::Instant::now() + LATE_TRIM);
                 }
             }
             _ = cadence_timer.tick() => {

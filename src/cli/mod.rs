@@ -9,4 +9,5 @@ pub mod run;
 pub mod send;
 pub mod send_args;
 pub mod status;
+pub mod test;
 pub mod wrap;

@@ -48,8 +48,11 @@ pub fn main(args: &RunArgs) -> i32 {
             return 1;
         }
     };
+    // Blocking-pool threads (spool writes) leave soon after a burst, so an idle agent keeps
+    // no thread (and no malloc arena) it does not need.
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .build()
     {
         Ok(r) => r,

@@ -11,6 +11,7 @@
 //! not parse, watch or know a protocol (that is `sinks`).
 
 pub mod change;
+pub mod probe;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
