@@ -22,143 +22,18 @@
 //! check time (the job's end, else the spool time) is put in the plugin output:
 //! `OK: nightly succeeded (at 2026-11-24 02:03:10Z) | ...`.
 
-use std::fmt;
-use std::time::Duration;
+mod config;
+mod render;
 
-use nsca::client::{parse_server, ClientConfig, ClientError, Connection};
-use nsca::crypto::{Cipher, CryptoError, Method, IV_LEN};
-use nsca::packet::{PacketSize, PassiveCheck, HOST_FIELD, SERVICE_FIELD};
+pub use config::{
+    Naming, NscaConfigError, NscaSinkConfig, DEFAULT_HOST_TEMPLATE, DEFAULT_SERVICE_TEMPLATE,
+};
+
+use nsca::client::{ClientConfig, ClientError, Connection};
+use nsca::packet::{PacketSize, PassiveCheck};
 
 use super::{Sink, SinkError};
-use crate::outcome::{fill_template, plugin_output, sanitize_name};
 use crate::spool::Entry;
-
-/// Host name template used when none is configured.
-pub const DEFAULT_HOST_TEMPLATE: &str = "{host}";
-/// Service description template used when none is configured.
-pub const DEFAULT_SERVICE_TEMPLATE: &str = "backup {job}";
-
-/// Plain settings for one NSCA destination (the TOML config module builds this).
-#[derive(Clone)]
-pub struct NscaSinkConfig {
-    /// `host`, `host:port`, `[v6]:port` (port 5667 unless given).
-    pub server: String,
-    /// Encryption method (must equal the daemon's `decryption_method`).
-    pub method: Method,
-    /// Password bytes (secret: never printed).
-    pub password: Vec<u8>,
-    /// Packet layout: v3 (NSCA 2.9+) or legacy 2.7.
-    pub packet: PacketSize,
-    /// Timeout for connecting, for the init packet, for each write and for the server's close.
-    pub timeout: Duration,
-    /// Escape `\` and newlines on the client (servers older than 2.10.1).
-    pub escape_newlines: bool,
-    /// Host name template (`{host} {job} {tool} {source} {status}`).
-    pub host_template: String,
-    /// Service description template; empty for host checks.
-    pub service_template: String,
-    /// `{host}` when the outcome names none.
-    pub default_host: String,
-    /// Host and service per outcome, overriding the two templates (the agent passes its
-    /// `[[job]]` overrides and the heartbeat's fixed service this way). The result is
-    /// sanitised and cut like the templates' output.
-    pub naming: Option<Naming>,
-}
-
-/// Host and service for an outcome.
-pub type Naming =
-    std::sync::Arc<dyn Fn(&crate::outcome::Outcome) -> (String, String) + Send + Sync>;
-
-impl fmt::Debug for NscaSinkConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NscaSinkConfig")
-            .field("server", &self.server)
-            .field("method", &self.method)
-            .field("password", &"<redacted>")
-            .field("packet", &self.packet)
-            .field("timeout", &self.timeout)
-            .field("escape_newlines", &self.escape_newlines)
-            .field("host_template", &self.host_template)
-            .field("service_template", &self.service_template)
-            .field("default_host", &self.default_host)
-            .finish()
-    }
-}
-
-/// Why an NSCA sink configuration cannot work.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum NscaConfigError {
-    /// The server address is malformed.
-    #[error(transparent)]
-    Server(ClientError),
-    /// The method cannot be used with this password.
-    #[error("encryption method {method}: {source}")]
-    Crypto {
-        /// The method.
-        method: &'static str,
-        /// Why.
-        source: CryptoError,
-    },
-    /// The host template is empty.
-    #[error("host template is empty")]
-    EmptyHostTemplate,
-    /// The default host name would corrupt the command file or is empty.
-    #[error("default host name {0:?} is empty or holds ';', a newline or NUL")]
-    DefaultHost(String),
-}
-
-impl NscaSinkConfig {
-    /// Settings with v3 packets, a 10 s timeout, no client-side escaping and the default
-    /// templates.
-    pub fn new(
-        server: impl Into<String>,
-        method: Method,
-        password: Vec<u8>,
-        default_host: impl Into<String>,
-    ) -> NscaSinkConfig {
-        NscaSinkConfig {
-            server: server.into(),
-            method,
-            password,
-            packet: PacketSize::V3,
-            timeout: Duration::from_secs(10),
-            escape_newlines: false,
-            host_template: DEFAULT_HOST_TEMPLATE.into(),
-            service_template: DEFAULT_SERVICE_TEMPLATE.into(),
-            default_host: default_host.into(),
-            naming: None,
-        }
-    }
-
-    /// Check the settings without I/O.
-    pub fn validate(&self) -> Result<(), NscaConfigError> {
-        parse_server(&self.server).map_err(NscaConfigError::Server)?;
-        Cipher::new(self.method, &[0; IV_LEN], &self.password).map_err(|source| {
-            NscaConfigError::Crypto {
-                method: self.method.name(),
-                source,
-            }
-        })?;
-        if self.host_template.trim().is_empty() {
-            return Err(NscaConfigError::EmptyHostTemplate);
-        }
-        let h = &self.default_host;
-        if h.trim().is_empty() || h.contains([';', '\n', '\r', '\0']) {
-            return Err(NscaConfigError::DefaultHost(h.clone()));
-        }
-        Ok(())
-    }
-
-    fn client(&self) -> ClientConfig {
-        let mut c = ClientConfig::new(self.server.clone(), self.method, self.password.clone());
-        c.packet = self.packet;
-        c.connect_timeout = self.timeout;
-        c.io_timeout = self.timeout;
-        c.escape_newlines = self.escape_newlines;
-        c
-    }
-}
 
 /// Delivers entries to one NSCA server.
 #[derive(Debug, Clone)]
@@ -177,57 +52,14 @@ impl NscaSink {
         })
     }
 
-    /// The passive check for `entry`: host and service from the templates, the Nagios code of
-    /// its status, and the plugin output with the original check time, within the packet's
-    /// output limit (after client-side escaping, when that is on).
+    /// The passive check for `entry` (see [`render::check`]).
     pub fn check_for(&self, entry: &Entry) -> Result<PassiveCheck, SinkError> {
-        let o = &entry.outcome;
-        let c = &self.config;
-        let (host, service) = self.names(o);
-        let limit = c.packet.max_output();
-        let checked = Some(entry.check_time());
-        let mut output = plugin_output(o, checked, limit);
-        if c.escape_newlines {
-            // Escaping lengthens the text: shrink until the escaped form fits, so the server
-            // never sees an escape sequence cut in half.
-            let mut max = limit;
-            loop {
-                let grown = nsca::client::escape_newlines(&output).len();
-                if grown <= limit || max == 0 {
-                    break;
-                }
-                max = max.saturating_sub(grown - limit);
-                output = plugin_output(o, checked, max);
-            }
-        }
-        PassiveCheck::service(host, service, o.status.nagios_code(), output)
-            .map_err(|e| SinkError::permanent(format!("spool entry {}: {e}", entry.id)))
+        render::check(&self.config, entry)
     }
 
-    /// Host and service of an outcome: the naming function or the templates, sanitised and
-    /// cut; a host that comes out empty (a result with `"host": ""` under a `{host}`-only
-    /// template, say) is the agent's own host, never a check Nagios would drop.
+    /// Host and service of an outcome (see [`render::names`]).
     pub fn names(&self, o: &crate::outcome::Outcome) -> (String, String) {
-        let c = &self.config;
-        let (host, service) = match &c.naming {
-            Some(naming) => {
-                let (h, s) = naming(o);
-                (
-                    sanitize_name(&h, HOST_FIELD - 1),
-                    sanitize_name(&s, SERVICE_FIELD - 1),
-                )
-            }
-            None => (
-                fill_template(&c.host_template, o, &c.default_host, HOST_FIELD - 1),
-                fill_template(&c.service_template, o, &c.default_host, SERVICE_FIELD - 1),
-            ),
-        };
-        let host = if host.is_empty() {
-            sanitize_name(&c.default_host, HOST_FIELD - 1)
-        } else {
-            host
-        };
-        (host, service)
+        render::names(&self.config, o)
     }
 
     async fn send_v3(&self, checks: &[PassiveCheck]) -> Result<usize, ClientError> {
@@ -305,6 +137,7 @@ mod tests {
     use crate::outcome::{Outcome, Status};
     use crate::spool::EntryId;
     use chrono::{DateTime, Utc};
+    use nsca::crypto::Method;
 
     fn entry(o: Outcome) -> Entry {
         Entry {
