@@ -14,6 +14,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod fuzzing;
 pub mod logging;
+pub mod memory;
 pub mod nagios_objects;
 pub mod outcome;
 pub mod pipeline;

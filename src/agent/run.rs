@@ -389,7 +389,7 @@ pub async fn run_once(
                             let done = ingests.pop_front().expect("guarded");
                             tracing::info!(file = %done.path.display(), outcomes = done.outcomes.len(), "all results of the file spooled");
                             watcher.commit(done.key, done.consumed).await?;
-                            release_memory();
+                            crate::memory::release();
                         }
                     }
                     Err(e) => {
@@ -404,7 +404,7 @@ pub async fn run_once(
             }
             _ = tokio::time::sleep_until(trim_due.unwrap_or_else(tokio::time::Instant::now)), if trim_due.is_some() => {
                 trim_due = None;
-                release_memory();
+                crate::memory::release();
             }
             _ = changed.notified() => {
                 status_due.get_or_insert_with(|| tokio::time::Instant::now() + STATUS_INTERVAL);
@@ -427,7 +427,7 @@ pub async fn run_once(
                     status_due = Some(tokio::time::Instant::now() + EARLY_HEARTBEAT_GAP);
                 }
                 if pipeline.pending() == 0 && ingests.is_empty() {
-                    release_memory();
+                    crate::memory::release();
                     // Once more when the blocking threads of the burst are gone.
                     trim_due = Some(tokio::time::Instant::now() + LATE_TRIM);
                 }
@@ -663,17 +663,6 @@ async fn send_heartbeat(pipeline: &Pipeline, health: &Health, watchful: &mut Wat
     {
         Ok(ids) => watchful.last_heartbeat = Some(ids),
         Err(e) => tracing::error!("cannot spool the heartbeat: {e}"),
-    }
-}
-
-/// Give freed heap back to the system after a burst (glibc keeps it otherwise, and the idle
-/// agent's RSS stays at its peak).
-fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim(3) only walks glibc's own arenas under their locks; it takes a plain
-    // integer, has no preconditions and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

@@ -48,6 +48,7 @@ pub fn main(args: &RunArgs) -> i32 {
             return 1;
         }
     };
+    crate::memory::tune_allocator();
     // Blocking-pool threads (spool writes) leave soon after a burst, so an idle agent keeps
     // no thread (and no malloc arena) it does not need.
     let runtime = match tokio::runtime::Builder::new_current_thread()
