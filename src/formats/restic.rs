@@ -16,7 +16,7 @@ mod text;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{head, keep, note_dropped, zero_files};
+use super::common::{head, keep, note_dropped, unwrap_line, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 use text::Line;
@@ -133,10 +133,11 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     let mut doc: Option<(String, usize)> = None;
     for raw in text.lines() {
         if let Some((body, n)) = doc.as_mut() {
+            let raw = unwrap_line(raw).trim_end();
             body.push_str(raw);
             body.push('\n');
             *n += 1;
-            if raw.trim_end() == "}" || *n > MAX_DOC_LINES {
+            if raw == "}" || *n > MAX_DOC_LINES {
                 if let Some((body, _)) = doc.take() {
                     if let Ok(v) = serde_json::from_str::<Value>(&body) {
                         json_message(&mut run, v);
@@ -145,7 +146,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             }
             continue;
         }
-        let line = raw.trim_matches(|c: char| c.is_whitespace() || c == '\r');
+        let line = restic_text(raw);
         if line.is_empty() {
             continue;
         }
@@ -171,15 +172,17 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let clean = strip_ansi(head);
     let text = String::from_utf8_lossy(&clean);
-    text.lines().take(400).any(|l| {
-        let l = l.trim();
-        (l.starts_with("{\"message_type\":") && l.contains('"'))
+    text.lines().take(400).any(|raw| {
+        let l = restic_text(raw);
+        is_journal_line(raw)
+            || (l.starts_with("{\"message_type\":") && l.contains('"'))
             || l.starts_with("\"message_type\": \"")
             || (l.starts_with("[{\"tags\":") && l.contains("\"keep\":"))
             || l.starts_with("Is there a repository at the following location?")
             || l.starts_with("Fatal: wrong password or no key found")
             || l.starts_with("Fatal: unable to open config file")
             || l.starts_with("Fatal: all target directories/files do not exist")
+            || l.starts_with("Fatal: unable to save snapshot")
             || l.starts_with("Fatal: repository contains errors")
             || l.starts_with("Warning: at least one source file could not be read")
             || l.starts_with("Warning: failed to read all source data during backup")
@@ -195,6 +198,23 @@ pub fn looks_like(input: &Input<'_>) -> bool {
                 text::classify(l),
                 Line::SnapshotSaved(_) | Line::Files { .. }
             )
+    })
+}
+
+/// The text of a line as restic printed it: without the wrapper's prefix (journald, docker
+/// compose, a logger's time stamp and level, a mail quote, indentation; see
+/// [`unwrap_line`]), backrest's `[restic] ` column, and surrounding white space and `\r`.
+fn restic_text(raw: &str) -> &str {
+    let l = unwrap_line(raw);
+    let l = l.strip_prefix("[restic] ").unwrap_or(l);
+    l.trim_matches(|c: char| c.is_whitespace() || c == '\r')
+}
+
+/// A journald or syslog line whose tag is restic's own (`host restic[1400]: ...`).
+fn is_journal_line(raw: &str) -> bool {
+    raw.split_once(" restic[").is_some_and(|(head, rest)| {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        head.len() >= 15 && digits > 0 && rest[digits..].starts_with("]: ")
     })
 }
 

@@ -112,7 +112,7 @@ const FATAL_STARTS: &[&str] = &[
     "Connection closed by remote host",
     "Local Exception",
     "borg: Error: ",
-    "Error: Connection closed",
+    "Error: ",
 ];
 
 const FATAL_CONTAINS: &[&str] = &[
@@ -121,6 +121,7 @@ const FATAL_CONTAINS: &[&str] = &[
     "Local Exception",
     "borg.locking.LockTimeout",
     "borg.remote.ConnectionClosed",
+    "borg: Error: ",
 ];
 
 const CHECK_STEPS: &[&str] = &[
@@ -321,6 +322,12 @@ pub(super) fn is_borg_line(l: &str) -> bool {
                 || f.starts_with("Inconsistency detected. Please run \"borg check")
                 || f.contains("borg.")
                 || (f.starts_with("Repository ") && f.ends_with(" does not exist."))
+                || f.contains(" is not a valid repository. Check repo config.")
+        }
+        Line::Remote => {
+            l.contains(": exception in RPC call")
+                || l.starts_with("Remote: Borg ")
+                || l.starts_with("Remote: borg.")
         }
         Line::FileWarning(w) => {
             w.contains(": file changed while we backed it up")
@@ -337,7 +344,11 @@ pub(super) fn is_borg_line(l: &str) -> bool {
                 || l.starts_with("Deleted data:")
         }
         Line::StatsStep => l.starts_with("Archive fingerprint: "),
-        _ => l.contains("File \"borg/") || l.contains("/borg/archiver"),
+        _ => {
+            l.contains("File \"borg/")
+                || l.contains("/borg/archiver")
+                || (l.starts_with("SSH command line: [") && l.contains("'borg', 'serve'"))
+        }
     }
 }
 

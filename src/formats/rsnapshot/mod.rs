@@ -61,6 +61,8 @@ struct Run {
     rsync_partial: bool,
     files: Option<u64>,
     bytes: Option<u64>,
+    /// The exit code a pasted console session shows (`# echo $?`, then the number).
+    rc: Option<i32>,
 }
 
 impl Run {
@@ -84,6 +86,7 @@ impl Run {
             rsync_partial: false,
             files: None,
             bytes: None,
+            rc: None,
         }
     }
 
@@ -100,6 +103,10 @@ impl Run {
                     self.lock_held = true;
                 }
                 keep(&mut self.errors, &mut self.dropped, *m);
+            }
+            // rsync lost its connection: the transfer ended (rsync exits 12 or 255).
+            Line::Rsync(m) if m.contains("connection unexpectedly closed") => {
+                keep(&mut self.rsync_errors, &mut self.dropped, *m);
             }
             Line::Warning(m) | Line::Rsync(m) => keep(&mut self.warnings, &mut self.dropped, *m),
             Line::RsyncExit(code, m) => {
@@ -136,6 +143,8 @@ struct State<'i, 'a> {
     done: Vec<(usize, Outcome)>,
     /// The console banner was seen: the next record is the invocation.
     banner: bool,
+    /// A pasted shell session ran `echo $?`: the next record is the exit code.
+    echo_rc: bool,
 }
 
 impl State<'_, '_> {
@@ -175,6 +184,9 @@ impl State<'_, '_> {
         let line = classify(&r.text);
         if let Source::Syslog(pid) = r.source {
             return self.syslog(pid, &line, r);
+        }
+        if r.source == Source::Plain && self.shell(r) {
+            return;
         }
         // A lone console banner, then the invocation on its own line.
         if self.banner {
@@ -235,6 +247,18 @@ impl State<'_, '_> {
             }
             Line::Error(Some(inv), m) => {
                 let key = Key::Inv(inv.to_string());
+                // A config error prints all its lines at once: the same error lines a minute
+                // later are the next run's (a `grep ERROR` of several days).
+                if let Some(j) = self.open.iter().rposition(|x| x.key == key) {
+                    let run = &self.open[j];
+                    let later = match (run.last, r.time) {
+                        (Some(a), Some(b)) => b.signed_duration_since(a).num_seconds() > 60,
+                        _ => false,
+                    };
+                    if !run.had_start && later {
+                        self.close(j, None, "");
+                    }
+                }
                 let i = match self.open.iter().rposition(|x| x.key == key) {
                     Some(i) => i,
                     None => {
@@ -271,7 +295,15 @@ impl State<'_, '_> {
                 self.banner =
                     !r.text.contains("options:") || r.text.trim_end().ends_with("options:");
                 let i = self.current(r, None);
-                let _ = i;
+                // The invocation on the banner's own line (a flattened paste).
+                let inline = r
+                    .text
+                    .split_once("options:")
+                    .map(|(_, inv)| inv.trim())
+                    .filter(|inv| names_rsnapshot(inv));
+                if let Some(inv) = inline {
+                    self.open[i].inv.get_or_insert_with(|| inv.to_string());
+                }
             }
             _ => {
                 self.close_orphans();
@@ -292,6 +324,33 @@ impl State<'_, '_> {
                 }
             }
         }
+    }
+
+    /// A pasted shell session: the prompt line that runs rsnapshot opens the console run with
+    /// its invocation; `echo $?` and the number after it are that run's exit code. True when
+    /// the record was one of these.
+    fn shell(&mut self, r: &Record) -> bool {
+        let t = r.text.trim();
+        if std::mem::take(&mut self.echo_rc) {
+            if let Ok(code) = t.parse::<i32>() {
+                let i = self.current(r, None);
+                self.open[i].rc = Some(code);
+                return true;
+            }
+        }
+        if let Some(cmd) = prompt_command(t) {
+            if cmd == "echo $?" {
+                self.echo_rc = true;
+                return true;
+            }
+            if names_rsnapshot(cmd) {
+                self.close_orphans();
+                let i = self.run(Key::Console, Some(cmd), r);
+                self.open[i].inv.get_or_insert_with(|| cmd.to_string());
+                return true;
+            }
+        }
+        false
     }
 
     /// The open run of this invocation; else the latest started run of the same job (a paste
@@ -395,6 +454,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
         open: Vec::new(),
         done: Vec::new(),
         banner: false,
+        echo_rc: false,
     };
     for r in &records {
         st.record(r);
@@ -470,6 +530,9 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         {
             return true;
         }
+        if prompt_command(t).is_some_and(names_rsnapshot) {
+            return true;
+        }
         let line = classify(t);
         let strong = match &line {
             Line::Started(inv) | Line::Done(inv, _) | Line::Error(Some(inv), _) => {
@@ -506,6 +569,26 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         }
     }
     false
+}
+
+/// The command of a pasted shell prompt line: `[root@host dir]# rsnapshot daily`, `user@host:~$
+/// sudo rsnapshot alpha`, `$ rsnapshot -v sync`, `# echo $?` (a leading `sudo` dropped).
+fn prompt_command(t: &str) -> Option<&str> {
+    let at = ["# ", "$ "]
+        .iter()
+        .filter_map(|p| t.find(p).map(|i| i + p.len()))
+        .min()?;
+    let head = &t[..at - 2];
+    // The prompt before the marker: empty, or `[user@host dir]`, `user@host:~`, `root@box`.
+    let prompt_ok = head.is_empty()
+        || (head.starts_with('[') && head.ends_with(']'))
+        || (head.contains('@') && !head.contains(' '));
+    if !prompt_ok {
+        return None;
+    }
+    let cmd = t[at..].trim();
+    let cmd = cmd.strip_prefix("sudo ").map_or(cmd, str::trim_start);
+    (!cmd.is_empty()).then_some(cmd)
 }
 
 /// The first word of an invocation is the rsnapshot program.
@@ -565,7 +648,11 @@ fn finish(mut run: Run, status: Option<Status>, input: &Input<'_>, why_open: &st
     let rsync_errors = std::mem::take(&mut run.rsync_errors);
     let canceled_status = input.options.canceled.unwrap_or(Status::Failure);
     let console = run.key == Key::Console;
-    let code = if console { input.exit_code } else { None };
+    let code = if console {
+        input.exit_code.or(run.rc)
+    } else {
+        None
+    };
     let mut parts = Vec::new();
     let mut status = match status.or(run.verdict) {
         Some(s) => {
