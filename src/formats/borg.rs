@@ -440,6 +440,7 @@ fn text_line(run: &mut Run, l: &str) {
             let prompt = l.contains("$ borg ")
                 || l.starts_with("$ ")
                 || l.starts_with("> borg ")
+                || l.starts_with("borg ")
                 || l.starts_with("# ");
             if !noise && !prompt && !run.fatal {
                 keep(&mut run.plain, &mut run.dropped, l.to_string());
@@ -956,6 +957,51 @@ mod tests {
         ] {
             let _ = run(body, None);
             let _ = run(body, Some(i32::MIN));
+        }
+    }
+
+    #[test]
+    fn wrapper_json_log_lines_quote_borg() {
+        let body = r#"ERROR:app.core.borg:{"command": "borg list /b", "return_code": 2, "stderr": "Failed to create/acquire the lock /b/lock.exclusive (timeout).\n", "event": "Command failed"}
+"#;
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors[0].starts_with("Failed to create/acquire the lock"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn errors_that_end_a_run_in_every_shape() {
+        // borg 2: `Error:`, a blank line, the exception.
+        let body = "x: stat: [Errno 2] No such file or directory: 'x'\nError:\n\nNotLocked: Failed to release the lock <Store> (was not locked).\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors.iter().any(|e| e.starts_with("NotLocked")));
+        // borg 1.0: the server's exception in an RPC call.
+        let body = "Remote: Borg 1.0.6: exception in RPC call:\nRemote: Traceback (most recent call last):\nRemote:   File \"/x/borg/locking.py\", line 136, in acquire\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // A paste cut inside a traceback: borg crashed.
+        let body = "Traceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/borg/archiver.py\", line 85, in wrapper\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        // borg 0.x puts `borg: ` in front of its messages; a prompt glued to the error line.
+        let body = "borg: /x: [Errno 13] Permission denied: '/x'\nEnter passphrase for key /k: borg: Error: Keyboard interrupt.\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        // A Python logger's time stamp and level in front of borg's warning.
+        let body = "2026-08-10 20:25:50,791 [WARNING] borg: C:\\x: open: [Errno 13] Permission denied: 'C:\\\\x'\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Warning);
+    }
+
+    #[test]
+    fn hostile_wrapper_return_codes() {
+        for n in [
+            "99999999999999999999",
+            "-9223372036854775808",
+            "1e308",
+            "3000000000",
+        ] {
+            let body = format!("ERROR:app.core.borg:{{\"return_code\": {n}, \"stderr\": \"Failed to create/acquire the lock /b/lock.exclusive (timeout).\\n\"}}\n");
+            assert_eq!(run(body.as_bytes(), None).status, Status::Failure, "{n}");
         }
     }
 }

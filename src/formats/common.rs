@@ -149,9 +149,13 @@ pub(super) fn unwrap_line(line: &str) -> &str {
     l
 }
 
-/// `> text` (a mail or Markdown quote).
+/// `> text`, `>> text`, `>>> text` (mail or Markdown quotes, nested).
 fn quote_prefix(l: &str) -> Option<&str> {
-    l.strip_prefix("> ")
+    let r = l.trim_start_matches('>');
+    if r.len() == l.len() {
+        return None;
+    }
+    r.strip_prefix(' ')
 }
 
 /// `name-1  | text`: a docker compose log column (a name, spaces, a bar).
@@ -301,6 +305,11 @@ mod unwrap_tests {
     fn peels_wrapper_prefixes() {
         let cases = [
             ("> snapshot 1 saved", "snapshot 1 saved"),
+            (
+                ">>> repository d19aa123 opened",
+                "repository d19aa123 opened",
+            ),
+            ("> > Files: 1 new", "Files: 1 new"),
             ("    password is correct", "password is correct"),
             (
                 "backup-1  | snapshot c2ce0d28 saved",

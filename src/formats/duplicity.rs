@@ -673,4 +673,16 @@ Errors 0
             "--------------[ Statistiche del backup ]--------------"
         ));
     }
+
+    #[test]
+    fn argparse_error_and_retries_are_detected() {
+        let body = "`duplicity: error: argument --gpg-options: expected one argument\nSomething is wrong with the backup: `\n";
+        assert_eq!(run(body, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "--- Start running command BKP at 19:45:03.879 ---\nAttempt 1 failed. BackendException: Error running 'lftp': returned 1\n";
+        assert_eq!(run(body, None).status, Status::Unknown);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "    bash-5.1# backup\n    Traceback (innermost last):\n      File \"/usr/bin/duplicity\", line 87, in <module>\n";
+        assert_eq!(run(body, None).status, Status::Failure);
+    }
 }

@@ -160,6 +160,13 @@ pub fn parse(input: &Input<'_>) -> Parsed {
                 continue;
             }
         }
+        // A wrapper's message that quotes restic's JSON: `... failed: {"message_type":...}`.
+        if let Some(i) = line.find("{\"message_type\":") {
+            if let Ok(v) = serde_json::from_str::<Value>(&line[i..]) {
+                json_message(&mut run, v);
+                continue;
+            }
+        }
         text_line(&mut run, line);
     }
     Parsed::whole(input, vec![outcome(run, input)], Format::Restic)
@@ -175,6 +182,7 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     text.lines().take(400).any(|raw| {
         let l = restic_text(raw);
         is_journal_line(raw)
+            || (l.contains("{\"message_type\":\"") && l.contains("\"}"))
             || (l.starts_with("{\"message_type\":") && l.contains('"'))
             || l.starts_with("\"message_type\": \"")
             || (l.starts_with("[{\"tags\":") && l.contains("\"keep\":"))
@@ -1122,5 +1130,38 @@ mod tests {
         ] {
             let _ = run(body, None);
         }
+    }
+
+    #[test]
+    fn wrapper_prefixes_are_peeled() {
+        // journald under another tag (ionice), a compose column with a logger's level, a mail
+        // quote, backrest's [restic] column: the same verdicts as the bare lines.
+        let journal =
+            "Mar 23 23:15:36 server01 ionice[5200]: error: lstat /x: no such file or directory
+Mar 23 23:15:36 server01 ionice[5200]: snapshot 8ec6f57a saved
+Mar 23 23:15:36 server01 ionice[5200]: Warning: failed to read all source data during backup
+";
+        assert_eq!(run(journal.as_bytes(), None).status, Status::Warning);
+        assert!(test_support::looks(looks_like, journal.as_bytes()));
+        let compose = "backup-1  | 2024-08-17T14:51:27+0000 ERROR unable to create lock in backend: repository is already locked by PID 38 on c by root (UID 0, GID 0)\n";
+        assert_eq!(run(compose.as_bytes(), None).status, Status::Failure);
+        let quoted = "> snapshot 40dc1520 saved\n>\n> processed 12 files, 1.0 GiB in 0:12\n";
+        assert_eq!(run(quoted.as_bytes(), None).status, Status::Success);
+        let backrest = "[restic] unable to create lock in backend: repository is already locked exclusively by PID 1 on mac by a (UID 501, GID 20)\n";
+        assert_eq!(run(backrest.as_bytes(), None).status, Status::Failure);
+        let own_tag = "Nov 06 22:53:44 storage restic[256551]: [43B blob data]\n";
+        assert!(test_support::looks(looks_like, own_tag.as_bytes()));
+    }
+
+    #[test]
+    fn json_quoted_by_a_wrapper_message() {
+        let body = r#"22:01:39 error Restic backup encountered read errors: {"message_type":"exit_error","code":3,"message":"Warning: at least one source file could not be read"}
+"#;
+        assert_eq!(run(body.as_bytes(), None).status, Status::Warning);
+        let body = r#"Error loading snapshots: Restic snapshots retrieval failed: {"message_type":"exit_error","code":11,"message":"unable to create lock in backend: repository is already locked"}
+"#;
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
     }
 }

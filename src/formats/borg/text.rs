@@ -122,6 +122,7 @@ const FATAL_CONTAINS: &[&str] = &[
     "borg.locking.LockTimeout",
     "borg.remote.ConnectionClosed",
     "borg: Error: ",
+    ": Failed to create/acquire the lock ",
 ];
 
 const CHECK_STEPS: &[&str] = &[
@@ -317,7 +318,7 @@ pub(super) fn is_borg_line(l: &str) -> bool {
         | Line::CheckProblem(_) => true,
         Line::Fatal(f) => {
             is_argparse_error(f) && f.starts_with("borg")
-                || f.starts_with("Failed to create/acquire the lock")
+                || f.contains("Failed to create/acquire the lock")
                 || f.contains("Is borg working on the server?")
                 || f.starts_with("Inconsistency detected. Please run \"borg check")
                 || f.contains("borg.")

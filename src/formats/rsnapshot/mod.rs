@@ -702,7 +702,11 @@ fn finish(mut run: Run, status: Option<Status>, input: &Input<'_>, why_open: &st
                 _ => Status::Failure,
             }
         }
-        None if !run.warnings.is_empty() || run.rsync_partial => {
+        // A log's run that ends without its final line may still be running: its warnings
+        // do not end it (on the console every WARNING: line sets the exit code).
+        None if (!run.warnings.is_empty() || run.rsync_partial)
+            && !(run.had_start && matches!(run.key, Key::Inv(_))) =>
+        {
             parts.push("completed with warnings (no final line)".into());
             Status::Warning
         }
@@ -1006,5 +1010,67 @@ Nov 24 04:00:01 backup01 rsnapshot[300]: /usr/bin/rsnapshot weekly: completed su
             true,
         );
         assert_eq!(p.outcomes[0].status, Status::Unknown);
+    }
+
+    #[test]
+    fn pasted_shell_session_with_its_exit_code() {
+        let body = "<pre>\n[root@box .snapshots]# rsnapshot daily\n[root@box .snapshots]# echo $?\n2\n</pre>\n";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("daily", Status::Warning)]);
+        let meta = FileMeta::for_path("/x/paste.txt");
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let p = parse_with(
+            "user@host:~$ sudo rsnapshot -c /etc/r-home.conf alpha\n$ echo $?\n0\n",
+            true,
+            &meta,
+            &job("x"),
+        );
+        assert_eq!(jobs(&p.outcomes), [("r-home-alpha", Status::Success)]);
+    }
+
+    #[test]
+    fn flattened_console_banner() {
+        let body = "Command \"/usr/bin/rsnapshot\" -c \"/tmp/r.cfg\" sync 2>&1 failed. Diagnostic information follows: ------ rsnapshot encountered an error! The program was invoked with these options: /usr/bin/rsnapshot -c /tmp/r.cfg sync ------ ERROR: /usr/bin/rsync returned 255 while processing u@h:/etc\n";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("r-sync", Status::Failure)]);
+        assert!(p.outcomes[0].errors[0].contains("returned 255"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn config_errors_of_two_days_are_two_runs() {
+        let body = "[2017-11-28T04:05:01] /usr/bin/rsnapshot daily: ERROR: rsnapshot can not continue.\n[2017-11-28T04:05:01] /usr/bin/rsnapshot daily: ERROR: sure you don't have spaces\n[2017-11-29T04:05:01] /usr/bin/rsnapshot daily: ERROR: /etc/rsnapshot.conf on line 207:\n";
+        let p = run(body, true);
+        assert_eq!(
+            jobs(&p.outcomes),
+            [("daily", Status::Failure), ("daily", Status::Failure)]
+        );
+    }
+
+    #[test]
+    fn indented_log_and_an_unfinished_run_with_warnings() {
+        let body = "    [21/Aug/2014:05:25:02] /usr/bin/rsnapshot sync: started\n    [21/Aug/2014:17:52:43] WARNING: /usr/bin/rsnapshot sync: completed, but with some warnings\n";
+        assert_eq!(jobs(&run(body, true).outcomes), [("sync", Status::Warning)]);
+        // A log cut after an rsync complaint: the run may still be going.
+        let body = "[2018-10-05T14:14:02] /usr/bin/rsnapshot sync: started\n[2018-10-05T14:14:02] rsync: link_stat \"/etc2\" failed: No such file or directory (2)\n";
+        assert_eq!(jobs(&run(body, true).outcomes), [("sync", Status::Unknown)]);
+        // rsync lost its connection: the transfer failed.
+        let body = "echo 7084 > /var/run/rsnapshot.pid\nssh: Could not resolve hostname root: Name or service not known\nrsync: connection unexpectedly closed (0 bytes received so far) [Receiver]\n";
+        assert_eq!(run(body, true).outcomes[0].status, Status::Failure);
+    }
+
+    #[test]
+    fn hostile_pasted_exit_codes() {
+        for n in [
+            "99999999999999999999",
+            "-9223372036854775808",
+            "1e308",
+            "3000000000",
+        ] {
+            let body = format!("$ rsnapshot daily\n$ echo $?\n{n}\n");
+            let p = run(&body, true);
+            assert_eq!(p.outcomes.len(), 1, "{n}");
+            assert_eq!(p.outcomes[0].status, Status::Unknown, "{n}");
+        }
     }
 }
