@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{head, keep, note_dropped, unwrap_line, zero_files};
+use super::common::{head, json_depth_delta, keep, note_dropped, unwrap_line, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 use text::{show_rc, Line};
@@ -101,13 +101,15 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     } else {
         let mut doc: Option<String> = None;
         let mut doc_lines = 0usize;
+        let mut doc_depth = 0i64;
         for line in text.lines() {
             if let Some(d) = doc.as_mut() {
                 let line = unwrap_line(line).trim_end();
                 d.push_str(line);
                 d.push('\n');
                 doc_lines += 1;
-                if line == "}" || doc_lines > MAX_DOC_LINES {
+                doc_depth = doc_depth.saturating_add(json_depth_delta(line));
+                if doc_depth <= 0 || doc_lines > MAX_DOC_LINES {
                     let body = doc.take().unwrap_or_default();
                     if let Ok(v) = serde_json::from_str::<Value>(&body) {
                         run.doc = serde_json::from_value(v).ok();
@@ -119,6 +121,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             if l == "{" {
                 doc = Some(String::from("{\n"));
                 doc_lines = 0;
+                doc_depth = 1;
                 continue;
             }
             if l.starts_with('{') {
@@ -1002,6 +1005,20 @@ mod tests {
         ] {
             let body = format!("ERROR:app.core.borg:{{\"return_code\": {n}, \"stderr\": \"Failed to create/acquire the lock /b/lock.exclusive (timeout).\\n\"}}\n");
             assert_eq!(run(body.as_bytes(), None).status, Status::Failure, "{n}");
+        }
+    }
+
+    #[test]
+    fn nested_document_as_borg_prints_it_and_quoted() {
+        let doc = "{\n    \"archive\": {\n        \"command_line\": [\n            \"/usr/bin/borg\",\n            \"create\"\n        ],\n        \"duration\": 0.002792,\n        \"limits\": {\n            \"max_archive_size\": 2.2e-05\n        },\n        \"name\": \"web01-2026-12-02T13:47:04\",\n        \"stats\": {\n            \"deduplicated_size\": 492,\n            \"nfiles\": 2,\n            \"original_size\": 535\n        }\n    },\n    \"encryption\": {\n        \"mode\": \"none\"\n    }\n}\n{\"type\": \"log_message\", \"time\": 1795512474.69, \"message\": \"terminating with success status, rc 0\", \"levelname\": \"INFO\", \"name\": \"borg.output.show-rc\"}\n";
+        let quoted: String = doc.lines().map(|l| format!("> {l}\n")).collect();
+        for body in [doc.to_string(), quoted] {
+            let o = run(body.as_bytes(), None);
+            assert_eq!(o.status, Status::Success);
+            assert_eq!(
+                (o.job.as_str(), o.files, o.bytes),
+                ("web01", Some(2), Some(492))
+            );
         }
     }
 }

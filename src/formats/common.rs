@@ -297,6 +297,33 @@ fn stamp_prefix(l: &str) -> Option<&str> {
     (!needs_level).then_some(rest)
 }
 
+/// How much a line of a pretty-printed JSON document changes its nesting depth: `{` and `[`
+/// open, `}` and `]` close; brackets inside strings (with their escapes) do not count.
+pub(super) fn json_depth_delta(line: &str) -> i64 {
+    let mut delta = 0i64;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' => delta = delta.saturating_add(1),
+            '}' | ']' => delta = delta.saturating_sub(1),
+            _ => {}
+        }
+    }
+    delta
+}
+
 #[cfg(test)]
 mod unwrap_tests {
     use super::unwrap_line;
@@ -345,6 +372,17 @@ mod unwrap_tests {
         for (input, want) in cases {
             assert_eq!(unwrap_line(input), want, "{input}");
         }
+    }
+
+    #[test]
+    fn json_depth_counts_brackets_outside_strings() {
+        use super::json_depth_delta as d;
+        assert_eq!(d("{"), 1);
+        assert_eq!(d("    \"limits\": {"), 1);
+        assert_eq!(d("        },"), -1);
+        assert_eq!(d("\"command_line\": ["), 1);
+        assert_eq!(d("\"name\": \"a{b}[c\\\"}\","), 0);
+        assert_eq!(d("}"), -1);
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod text;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{head, keep, note_dropped, unwrap_line, zero_files};
+use super::common::{head, json_depth_delta, keep, note_dropped, unwrap_line, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 use text::Line;
@@ -130,15 +130,16 @@ pub fn parse(input: &Input<'_>) -> Parsed {
         return Parsed::whole(input, vec![o], Format::Restic);
     }
     let mut run = Run::default();
-    let mut doc: Option<(String, usize)> = None;
+    let mut doc: Option<(String, usize, i64)> = None;
     for raw in text.lines() {
-        if let Some((body, n)) = doc.as_mut() {
+        if let Some((body, n, depth)) = doc.as_mut() {
             let raw = unwrap_line(raw).trim_end();
             body.push_str(raw);
             body.push('\n');
             *n += 1;
-            if raw == "}" || *n > MAX_DOC_LINES {
-                if let Some((body, _)) = doc.take() {
+            *depth = depth.saturating_add(json_depth_delta(raw));
+            if *depth <= 0 || *n > MAX_DOC_LINES {
+                if let Some((body, _, _)) = doc.take() {
                     if let Ok(v) = serde_json::from_str::<Value>(&body) {
                         json_message(&mut run, v);
                     }
@@ -151,7 +152,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             continue;
         }
         if line == "{" {
-            doc = Some((String::from("{\n"), 0));
+            doc = Some((String::from("{\n"), 0, 1));
             continue;
         }
         if line.starts_with('{') || line.starts_with('[') {

@@ -91,7 +91,7 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
             // An indented, quoted or compose-prefixed paste: the prefix under the wrapper's.
             None => {
                 let inner = unquote(unwrap_line(line));
-                match prefix(inner) {
+                match (inner.len() < line.len()).then(|| prefix(inner)).flatten() {
                     Some((time, source, text)) => (Some((time, source)), text),
                     None => (None, inner),
                 }
