@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{head, keep, note_dropped, zero_files};
+use super::common::{head, json_depth_delta, keep, note_dropped, unwrap_line, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 use text::{show_rc, Line};
@@ -79,6 +79,8 @@ struct Run {
     prune_kept: u64,
     prune_pruned: u64,
     in_traceback: bool,
+    /// borg 1.4/2's `Error:` header: the next line names the error that ended the run.
+    error_header: bool,
 }
 
 /// Parse borg output. The whole input is one run and is always consumed.
@@ -99,12 +101,15 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     } else {
         let mut doc: Option<String> = None;
         let mut doc_lines = 0usize;
+        let mut doc_depth = 0i64;
         for line in text.lines() {
             if let Some(d) = doc.as_mut() {
+                let line = unwrap_line(line).trim_end();
                 d.push_str(line);
                 d.push('\n');
                 doc_lines += 1;
-                if line.trim_end() == "}" || doc_lines > MAX_DOC_LINES {
+                doc_depth = doc_depth.saturating_add(json_depth_delta(line));
+                if doc_depth <= 0 || doc_lines > MAX_DOC_LINES {
                     let body = doc.take().unwrap_or_default();
                     if let Ok(v) = serde_json::from_str::<Value>(&body) {
                         run.doc = serde_json::from_value(v).ok();
@@ -112,15 +117,20 @@ pub fn parse(input: &Input<'_>) -> Parsed {
                 }
                 continue;
             }
-            let l = line.trim();
+            let l = borg_text(line);
             if l == "{" {
                 doc = Some(String::from("{\n"));
                 doc_lines = 0;
+                doc_depth = 1;
                 continue;
             }
             if l.starts_with('{') {
                 if let Ok(v) = serde_json::from_str::<Value>(l) {
-                    json_line(&mut run, &v);
+                    if v.get("type").is_some() {
+                        json_line(&mut run, &v);
+                    } else {
+                        wrapper_json(&mut run, &v);
+                    }
                     continue;
                 }
             }
@@ -158,7 +168,18 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let text = String::from_utf8_lossy(head);
     let mut doc_keys = 0;
     for l in text.lines().take(400) {
-        let l = l.trim();
+        let l = borg_text(l);
+        if l.starts_with('{') && !l.starts_with("{\"type\"") {
+            // A wrapper's JSON log line that carries borg's stderr.
+            if let Ok(v) = serde_json::from_str::<Value>(l) {
+                if wrapper_texts(&v)
+                    .iter()
+                    .any(|t| t.lines().any(text::is_borg_line))
+                {
+                    return true;
+                }
+            }
+        }
         if (l.starts_with("{\"type\": \"") || l.starts_with("{\"type\":\""))
             && (l.contains("\"log_message\"")
                 || l.contains("\"archive_progress\"")
@@ -181,6 +202,59 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         }
     }
     doc_keys >= 2
+}
+
+/// The text of a line as borg printed it: without a wrapper's prefix (journald, docker
+/// compose, a logger's time stamp and level, a mail quote, indentation: [`unwrap_line`]), a
+/// Python logger's `ERROR:app.name:` column, and borg 0.x's own `borg: ` in front of messages.
+fn borg_text(line: &str) -> &str {
+    let l = unwrap_line(line).trim_end();
+    let l = python_logger_prefix(l).unwrap_or(l);
+    match l.strip_prefix("borg: ") {
+        // `borg: error: ...` is the argument parser's own line, kept whole.
+        Some(r) if !r.trim().is_empty() && !r.starts_with("error: ") => r.trim_start(),
+        _ => l,
+    }
+}
+
+/// `ERROR:app.core.borg:rest` (Python's default logging format) -> `rest`.
+fn python_logger_prefix(l: &str) -> Option<&str> {
+    let (level, rest) = l.split_once(':')?;
+    if !matches!(level, "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL") {
+        return None;
+    }
+    let (name, rest) = rest.split_once(':')?;
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    ok.then_some(rest)
+}
+
+/// The texts a wrapper's JSON log line (not a borg `--log-json` line) quotes from borg:
+/// `stderr`, `message`, `msg`, `error` strings.
+fn wrapper_texts(v: &Value) -> Vec<&str> {
+    ["stderr", "message", "msg", "error"]
+        .iter()
+        .filter_map(|k| v.get(*k).and_then(Value::as_str))
+        .collect()
+}
+
+/// A wrapper's JSON log line: borg's quoted stderr is read as text lines, its `return_code`
+/// (also `returncode`, `exit_code`, `rc`) as a wrapper's exit-code line.
+fn wrapper_json(run: &mut Run, v: &Value) {
+    for t in wrapper_texts(v) {
+        for l in t.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            text_line(run, l);
+        }
+    }
+    let rc = ["return_code", "returncode", "exit_code", "rc"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_i64))
+        .and_then(|c| i32::try_from(c).ok());
+    if let Some(rc) = rc {
+        text_line(run, &format!("exit code {rc}"));
+    }
 }
 
 fn json_line(run: &mut Run, v: &Value) {
@@ -265,6 +339,19 @@ fn text_line(run: &mut Run, l: &str) {
     if !matches!(line, Line::Other | Line::Remote) {
         run.text_lines += 1;
     }
+    if run.error_header {
+        run.error_header = false;
+        run.fatal = true;
+        keep(&mut run.errors, &mut run.dropped, l.to_string());
+        return;
+    }
+    if l == "Error:" || l.starts_with("If reporting bugs, please include the following") {
+        // borg 1.4/2: `Error:`, a blank line, `NotLocked: Failed to release the lock ...`.
+        run.text_lines += 1;
+        run.fatal = true;
+        run.error_header = l == "Error:";
+        return;
+    }
     if run.in_traceback && !matches!(line, Line::Rc(_) | Line::WrapperRc(_)) {
         // The exception line ends the traceback: `borg.remote.ConnectionClosed: ...`.
         if !l.starts_with("File ") && !l.starts_with("[Previous line") && l.contains(": ") {
@@ -326,7 +413,22 @@ fn text_line(run: &mut Run, l: &str) {
             }
         }
         Line::Traceback => run.in_traceback = true,
-        Line::Usage | Line::Remote => {}
+        Line::Remote => {
+            // The server side's exception ends the client's command too (borg 1.0: `Remote:
+            // Borg 1.0.6: exception in RPC call:`, then the remote traceback).
+            let r = l.trim_start_matches("Remote:").trim();
+            if r.starts_with("Traceback (most recent call last)")
+                || r.contains("exception in RPC call")
+            {
+                run.fatal = true;
+                run.text_lines += 1;
+                let e = format!("remote: {r}");
+                if !run.errors.contains(&e) {
+                    keep(&mut run.errors, &mut run.dropped, e);
+                }
+            }
+        }
+        Line::Usage => {}
         Line::Other => {
             message(run, l, None);
             let noise = l.starts_with("---")
@@ -341,6 +443,7 @@ fn text_line(run: &mut Run, l: &str) {
             let prompt = l.contains("$ borg ")
                 || l.starts_with("$ ")
                 || l.starts_with("> borg ")
+                || l.starts_with("borg ")
                 || l.starts_with("# ");
             if !noise && !prompt && !run.fatal {
                 keep(&mut run.plain, &mut run.dropped, l.to_string());
@@ -408,6 +511,15 @@ fn epoch(t: f64) -> Option<DateTime<Utc>> {
 }
 
 fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
+    if run.in_traceback {
+        // The paste ends inside a traceback: borg crashed, the exception line is cut off.
+        run.fatal = true;
+        keep(
+            &mut run.errors,
+            &mut run.dropped,
+            "borg printed a traceback (the output ends before its exception line)",
+        );
+    }
     let rc = input.exit_code.or(run.rc);
     let archive = run.doc.as_ref().and_then(|d| d.archive.as_ref());
     let stats = archive.and_then(|a| a.stats.as_ref());
@@ -848,6 +960,65 @@ mod tests {
         ] {
             let _ = run(body, None);
             let _ = run(body, Some(i32::MIN));
+        }
+    }
+
+    #[test]
+    fn wrapper_json_log_lines_quote_borg() {
+        let body = r#"ERROR:app.core.borg:{"command": "borg list /b", "return_code": 2, "stderr": "Failed to create/acquire the lock /b/lock.exclusive (timeout).\n", "event": "Command failed"}
+"#;
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors[0].starts_with("Failed to create/acquire the lock"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn errors_that_end_a_run_in_every_shape() {
+        // borg 2: `Error:`, a blank line, the exception.
+        let body = "x: stat: [Errno 2] No such file or directory: 'x'\nError:\n\nNotLocked: Failed to release the lock <Store> (was not locked).\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors.iter().any(|e| e.starts_with("NotLocked")));
+        // borg 1.0: the server's exception in an RPC call.
+        let body = "Remote: Borg 1.0.6: exception in RPC call:\nRemote: Traceback (most recent call last):\nRemote:   File \"/x/borg/locking.py\", line 136, in acquire\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // A paste cut inside a traceback: borg crashed.
+        let body = "Traceback (most recent call last):\n  File \"/usr/lib/python3/dist-packages/borg/archiver.py\", line 85, in wrapper\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        // borg 0.x puts `borg: ` in front of its messages; a prompt glued to the error line.
+        let body = "borg: /x: [Errno 13] Permission denied: '/x'\nEnter passphrase for key /k: borg: Error: Keyboard interrupt.\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        // A Python logger's time stamp and level in front of borg's warning.
+        let body = "2026-08-10 20:25:50,791 [WARNING] borg: C:\\x: open: [Errno 13] Permission denied: 'C:\\\\x'\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Warning);
+    }
+
+    #[test]
+    fn hostile_wrapper_return_codes() {
+        for n in [
+            "99999999999999999999",
+            "-9223372036854775808",
+            "1e308",
+            "3000000000",
+        ] {
+            let body = format!("ERROR:app.core.borg:{{\"return_code\": {n}, \"stderr\": \"Failed to create/acquire the lock /b/lock.exclusive (timeout).\\n\"}}\n");
+            assert_eq!(run(body.as_bytes(), None).status, Status::Failure, "{n}");
+        }
+    }
+
+    #[test]
+    fn nested_document_as_borg_prints_it_and_quoted() {
+        let doc = "{\n    \"archive\": {\n        \"command_line\": [\n            \"/usr/bin/borg\",\n            \"create\"\n        ],\n        \"duration\": 0.002792,\n        \"limits\": {\n            \"max_archive_size\": 2.2e-05\n        },\n        \"name\": \"web01-2026-12-02T13:47:04\",\n        \"stats\": {\n            \"deduplicated_size\": 492,\n            \"nfiles\": 2,\n            \"original_size\": 535\n        }\n    },\n    \"encryption\": {\n        \"mode\": \"none\"\n    }\n}\n{\"type\": \"log_message\", \"time\": 1795512474.69, \"message\": \"terminating with success status, rc 0\", \"levelname\": \"INFO\", \"name\": \"borg.output.show-rc\"}\n";
+        let quoted: String = doc.lines().map(|l| format!("> {l}\n")).collect();
+        for body in [doc.to_string(), quoted] {
+            let o = run(body.as_bytes(), None);
+            assert_eq!(o.status, Status::Success);
+            assert_eq!(
+                (o.job.as_str(), o.files, o.bytes),
+                ("web01", Some(2), Some(492))
+            );
         }
     }
 }

@@ -126,3 +126,280 @@ pub(super) fn add_secs(
     let d = chrono::TimeDelta::try_seconds(i64::try_from(secs).ok()?)?;
     t.checked_add_signed(d).and_then(sane_time)
 }
+
+/// A pasted line without what a wrapper put in front of the tool's own text, peeled one layer
+/// after another (at most four): leading white space (indented pastes), a mail quote (`> `), a
+/// docker compose service column (`backup-1  | `), a journald/syslog prefix (`Mar 23 23:00:12
+/// host tag[123]: `, also with an ISO time), and a logger's time stamp with an optional level
+/// (`2024-08-17T14:51:27+0000 ERROR `, `2026-08-10 20:25:50,791 [WARNING] `, `22:01:34 info `).
+/// A prefix is only peeled when text follows it; anything else is returned as it is (trimmed at
+/// the start).
+pub(super) fn unwrap_line(line: &str) -> &str {
+    let mut l = line.trim_start();
+    for _ in 0..4 {
+        let next = quote_prefix(l)
+            .or_else(|| compose_prefix(l))
+            .or_else(|| journal_prefix(l))
+            .or_else(|| stamp_prefix(l));
+        match next {
+            Some(rest) if !rest.trim().is_empty() => l = rest.trim_start(),
+            _ => break,
+        }
+    }
+    l
+}
+
+/// `> text`, `>> text`, `>>> text` (mail or Markdown quotes, nested).
+fn quote_prefix(l: &str) -> Option<&str> {
+    let r = l.trim_start_matches('>');
+    if r.len() == l.len() {
+        return None;
+    }
+    r.strip_prefix(' ')
+}
+
+/// `name-1  | text`: a docker compose log column (a name, spaces, a bar).
+fn compose_prefix(l: &str) -> Option<&str> {
+    let name_len = l
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .unwrap_or(l.len());
+    if name_len == 0 {
+        return None;
+    }
+    let name = &l[..name_len];
+    let rest = &l[name_len..];
+    let spaced = rest.trim_start_matches(' ');
+    let spaces = rest.len() - spaced.len();
+    // Compose pads the column (two spaces or more) or names a replica (`web_1`, `backup-1`).
+    let replica = name
+        .rsplit_once(['-', '_'])
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if spaces == 0 || (spaces < 2 && !replica) {
+        return None;
+    }
+    let after = spaced.strip_prefix('|')?;
+    if after.is_empty() {
+        return Some(after);
+    }
+    after.strip_prefix(' ')
+}
+
+/// `Mar 23 23:00:12 host tag[123]: text` or `2021-03-23T23:00:12+0100 host tag[123]: text`
+/// (journalctl's short and short-iso output, syslog files): the tag must carry a pid.
+fn journal_prefix(l: &str) -> Option<&str> {
+    let rest = month_day_time(l).or_else(|| iso_time(l))?;
+    let rest = rest.strip_prefix(' ')?;
+    let (host, rest) = rest.split_once(' ')?;
+    if host.is_empty() {
+        return None;
+    }
+    let (tag, text) = rest.split_once("]: ")?;
+    let (name, pid) = tag.split_once('[')?;
+    let ok_name = !name.is_empty() && !name.contains(' ');
+    let ok_pid = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+    (ok_name && ok_pid).then_some(text)
+}
+
+/// `Mar 23 23:00:12` / `Mar  3 23:00:12`: the rest after the time.
+fn month_day_time(l: &str) -> Option<&str> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = l.get(..3)?;
+    if !MONTHS.contains(&month) {
+        return None;
+    }
+    let rest = l[3..].trim_start_matches(' ');
+    if rest.len() + 1 > l.len() - 3 {
+        return None;
+    }
+    let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=2).contains(&day_len) {
+        return None;
+    }
+    clock(rest[day_len..].strip_prefix(' ')?)
+}
+
+/// `HH:MM:SS` (with optional fraction): the rest after it.
+fn clock(l: &str) -> Option<&str> {
+    let b = l.as_bytes();
+    let ok = b.len() >= 8
+        && b[..2].iter().all(u8::is_ascii_digit)
+        && b[2] == b':'
+        && b[3..5].iter().all(u8::is_ascii_digit)
+        && b[5] == b':'
+        && b[6..8].iter().all(u8::is_ascii_digit);
+    if !ok {
+        return None;
+    }
+    let rest = &l[8..];
+    let frac = rest
+        .strip_prefix(['.', ','])
+        .map_or(0, |r| 1 + r.bytes().take_while(u8::is_ascii_digit).count());
+    Some(&rest[frac..])
+}
+
+/// `2024-08-17T14:51:27+0000`, `2026-08-10 20:25:50,791`, `2021-03-23T23:00:12.5Z`: the rest
+/// after the date, the time and an optional zone.
+fn iso_time(l: &str) -> Option<&str> {
+    let b = l.as_bytes();
+    let date = b.len() >= 11
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+        && matches!(b[10], b'T' | b' ');
+    if !date {
+        return None;
+    }
+    let rest = clock(&l[11..])?;
+    let zone_len = if let Some(r) = rest.strip_prefix('Z') {
+        rest.len() - r.len()
+    } else if rest.starts_with(['+', '-']) {
+        1 + rest[1..]
+            .bytes()
+            .take_while(|c| c.is_ascii_digit() || *c == b':')
+            .count()
+    } else {
+        0
+    };
+    Some(&rest[zone_len..])
+}
+
+/// A logger's time stamp (ISO or bare clock) with an optional level word (`ERROR`, `info`,
+/// `[WARNING]`): the rest after them. A time alone must be followed by a level, so a line that
+/// merely starts with a clock time is left alone.
+fn stamp_prefix(l: &str) -> Option<&str> {
+    const LEVELS: [&str; 9] = [
+        "ERROR",
+        "WARNING",
+        "WARN",
+        "INFO",
+        "DEBUG",
+        "NOTICE",
+        "CRITICAL",
+        "FATAL",
+        "INTERNALERROR",
+    ];
+    let (rest, needs_level) = match iso_time(l) {
+        Some(r) => (r, false),
+        None => (clock(l)?, true),
+    };
+    let rest = rest.strip_prefix(' ')?.trim_start_matches(' ');
+    let word_len = rest.find(' ').unwrap_or(rest.len());
+    let word = rest[..word_len]
+        .trim_start_matches('[')
+        .trim_end_matches([']', ':']);
+    if LEVELS.iter().any(|lv| word.eq_ignore_ascii_case(lv)) {
+        return Some(rest[word_len..].trim_start_matches(' '));
+    }
+    (!needs_level).then_some(rest)
+}
+
+/// How much a line of a pretty-printed JSON document changes its nesting depth: `{` and `[`
+/// open, `}` and `]` close; brackets inside strings (with their escapes) do not count.
+pub(super) fn json_depth_delta(line: &str) -> i64 {
+    let mut delta = 0i64;
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '{' | '[' => delta = delta.saturating_add(1),
+            '}' | ']' => delta = delta.saturating_sub(1),
+            _ => {}
+        }
+    }
+    delta
+}
+
+#[cfg(test)]
+mod unwrap_tests {
+    use super::unwrap_line;
+
+    #[test]
+    fn peels_wrapper_prefixes() {
+        let cases = [
+            ("> snapshot 1 saved", "snapshot 1 saved"),
+            (
+                ">>> repository d19aa123 opened",
+                "repository d19aa123 opened",
+            ),
+            ("> > Files: 1 new", "Files: 1 new"),
+            ("    password is correct", "password is correct"),
+            (
+                "backup-1  | snapshot c2ce0d28 saved",
+                "snapshot c2ce0d28 saved",
+            ),
+            (
+                "borgmatic    | /mnt/x is not a valid repository.",
+                "/mnt/x is not a valid repository.",
+            ),
+            (
+                "Mar 23 23:15:36 server01 ionice[5200]: snapshot 8ec6f57a saved",
+                "snapshot 8ec6f57a saved",
+            ),
+            ("Aug  7 20:54:42 host restic[1400]: error: x", "error: x"),
+            (
+                "2021-03-23T23:00:12+0100 host restic[12]: Files: 1 new",
+                "Files: 1 new",
+            ),
+            (
+                "backup-1  | 2024-08-17T14:51:27+0000 ERROR unable to create lock in backend",
+                "unable to create lock in backend",
+            ),
+            (
+                "2026-08-10 20:25:50,791 [WARNING] borg: x: open: [Errno 13]",
+                "borg: x: open: [Errno 13]",
+            ),
+            (
+                "22:01:34 info {\"message_type\":\"status\"}",
+                "{\"message_type\":\"status\"}",
+            ),
+            ("2020-04-29 10:00:00 some text", "some text"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(unwrap_line(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn json_depth_counts_brackets_outside_strings() {
+        use super::json_depth_delta as d;
+        assert_eq!(d("{"), 1);
+        assert_eq!(d("    \"limits\": {"), 1);
+        assert_eq!(d("        },"), -1);
+        assert_eq!(d("\"command_line\": ["), 1);
+        assert_eq!(d("\"name\": \"a{b}[c\\\"}\","), 0);
+        assert_eq!(d("}"), -1);
+    }
+
+    #[test]
+    fn leaves_tool_lines_alone() {
+        for l in [
+            "[2024-04-26T05:18:40] touch /srv/backup/rsnapshot/.sync/",
+            "[0:03] 100.00%  262 / 262 index files loaded",
+            "Time (start): Sun, 2017-09-17 13:49:16",
+            "12:00:01 not a level",
+            "ID        Time                 Host        Tags",
+            "Mar 23 not a time",
+            "a | b",
+            "x |",
+            "StartTime 1413397878.77 (Wed Oct 15 18:31:18 2014)",
+        ] {
+            let want = l.trim_start();
+            assert_eq!(unwrap_line(l), want, "{l}");
+        }
+    }
+}

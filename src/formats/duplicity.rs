@@ -21,7 +21,7 @@ use nom::combinator::recognize;
 use nom::number::complete::recognize_float;
 use nom::{IResult, Parser};
 
-use super::common::{keep, note_dropped, zero_files};
+use super::common::{keep, note_dropped, unwrap_line, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
@@ -96,7 +96,9 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     let mut in_block = false;
     for raw in text.lines() {
         // `--log-file` prefixes message lines with ". "; some pastes wrap lines in backticks.
-        let line = raw.trim_end_matches('\r').trim_matches('`');
+        let line = unwrap_line(raw.trim_end_matches('\r'))
+            .trim_end()
+            .trim_matches('`');
         if let Ok((_, level)) = log_header(line) {
             // `--log-file` record header: `WARNING 10 'path'`; the text follows on `. ` lines.
             if level == "ERROR" {
@@ -150,7 +152,7 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let head = &input.bytes[..input.bytes.len().min(256 * 1024)];
     let text = String::from_utf8_lossy(head);
     text.lines().take(2000).any(|l| {
-        let l = l.trim_matches('`');
+        let l = unwrap_line(l).trim_end().trim_matches('`');
         let l = l.strip_prefix(". ").unwrap_or(l).trim();
         is_block_start(l)
             || l.starts_with("Last full backup date: ")
@@ -163,6 +165,11 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             || l.starts_with("Import of duplicity.backends.")
             || (l.starts_with("Using temporary directory ") && l.contains("duplicity-"))
             || (l.starts_with("Attempt of ") && l.contains(" Nr. "))
+            || is_attempt_failed(l)
+            || l.starts_with("duplicity: error: ")
+            || l.starts_with("usage: duplicity ")
+            || l.starts_with("Traceback (innermost last):")
+            || (l.starts_with("--- Start running command ") && l.contains(" at "))
             || (l.starts_with("Giving up after ") && l.contains(" attempts. "))
             || l.starts_with("GPGError: GPG Failed")
             || (l.starts_with("Fatal Error: ")
@@ -174,6 +181,14 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             || (l.contains("Error: Command '['") && l.contains("duplicity"))
             || l.starts_with("Verify complete: ")
             || l.starts_with("Found primary backup chain")
+    })
+}
+
+/// `Attempt 1 failed. BackendException: ...`: duplicity's retry of a backend operation.
+fn is_attempt_failed(l: &str) -> bool {
+    l.strip_prefix("Attempt ").is_some_and(|r| {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        n > 0 && r[n..].starts_with(" failed. ")
     })
 }
 
@@ -272,6 +287,7 @@ fn message(run: &mut Run, l: &str) {
         || l.starts_with("GPGError")
         || l.starts_with("Fatal Error")
         || l.starts_with("Error: ")
+        || l.starts_with("duplicity: error: ")
         || l.starts_with("Another duplicity instance is already running")
         || l.starts_with("ModuleNotFoundError: ")
         || l.starts_with("ImportError: ")
@@ -656,5 +672,17 @@ Errors 0
         assert!(is_block_start(
             "--------------[ Statistiche del backup ]--------------"
         ));
+    }
+
+    #[test]
+    fn argparse_error_and_retries_are_detected() {
+        let body = "`duplicity: error: argument --gpg-options: expected one argument\nSomething is wrong with the backup: `\n";
+        assert_eq!(run(body, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "--- Start running command BKP at 19:45:03.879 ---\nAttempt 1 failed. BackendException: Error running 'lftp': returned 1\n";
+        assert_eq!(run(body, None).status, Status::Unknown);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "    bash-5.1# backup\n    Traceback (innermost last):\n      File \"/usr/bin/duplicity\", line 87, in <module>\n";
+        assert_eq!(run(body, None).status, Status::Failure);
     }
 }

@@ -16,7 +16,7 @@ mod text;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{head, keep, note_dropped, zero_files};
+use super::common::{head, json_depth_delta, keep, note_dropped, unwrap_line, zero_files};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 use text::Line;
@@ -130,14 +130,16 @@ pub fn parse(input: &Input<'_>) -> Parsed {
         return Parsed::whole(input, vec![o], Format::Restic);
     }
     let mut run = Run::default();
-    let mut doc: Option<(String, usize)> = None;
+    let mut doc: Option<(String, usize, i64)> = None;
     for raw in text.lines() {
-        if let Some((body, n)) = doc.as_mut() {
+        if let Some((body, n, depth)) = doc.as_mut() {
+            let raw = unwrap_line(raw).trim_end();
             body.push_str(raw);
             body.push('\n');
             *n += 1;
-            if raw.trim_end() == "}" || *n > MAX_DOC_LINES {
-                if let Some((body, _)) = doc.take() {
+            *depth = depth.saturating_add(json_depth_delta(raw));
+            if *depth <= 0 || *n > MAX_DOC_LINES {
+                if let Some((body, _, _)) = doc.take() {
                     if let Ok(v) = serde_json::from_str::<Value>(&body) {
                         json_message(&mut run, v);
                     }
@@ -145,16 +147,23 @@ pub fn parse(input: &Input<'_>) -> Parsed {
             }
             continue;
         }
-        let line = raw.trim_matches(|c: char| c.is_whitespace() || c == '\r');
+        let line = restic_text(raw);
         if line.is_empty() {
             continue;
         }
         if line == "{" {
-            doc = Some((String::from("{\n"), 0));
+            doc = Some((String::from("{\n"), 0, 1));
             continue;
         }
         if line.starts_with('{') || line.starts_with('[') {
             if let Ok(v) = serde_json::from_str::<Value>(line) {
+                json_message(&mut run, v);
+                continue;
+            }
+        }
+        // A wrapper's message that quotes restic's JSON: `... failed: {"message_type":...}`.
+        if let Some(i) = line.find("{\"message_type\":") {
+            if let Ok(v) = serde_json::from_str::<Value>(&line[i..]) {
                 json_message(&mut run, v);
                 continue;
             }
@@ -171,15 +180,18 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let clean = strip_ansi(head);
     let text = String::from_utf8_lossy(&clean);
-    text.lines().take(400).any(|l| {
-        let l = l.trim();
-        (l.starts_with("{\"message_type\":") && l.contains('"'))
+    text.lines().take(400).any(|raw| {
+        let l = restic_text(raw);
+        is_journal_line(raw)
+            || (l.contains("{\"message_type\":\"") && l.contains("\"}"))
+            || (l.starts_with("{\"message_type\":") && l.contains('"'))
             || l.starts_with("\"message_type\": \"")
             || (l.starts_with("[{\"tags\":") && l.contains("\"keep\":"))
             || l.starts_with("Is there a repository at the following location?")
             || l.starts_with("Fatal: wrong password or no key found")
             || l.starts_with("Fatal: unable to open config file")
             || l.starts_with("Fatal: all target directories/files do not exist")
+            || l.starts_with("Fatal: unable to save snapshot")
             || l.starts_with("Fatal: repository contains errors")
             || l.starts_with("Warning: at least one source file could not be read")
             || l.starts_with("Warning: failed to read all source data during backup")
@@ -195,6 +207,23 @@ pub fn looks_like(input: &Input<'_>) -> bool {
                 text::classify(l),
                 Line::SnapshotSaved(_) | Line::Files { .. }
             )
+    })
+}
+
+/// The text of a line as restic printed it: without the wrapper's prefix (journald, docker
+/// compose, a logger's time stamp and level, a mail quote, indentation; see
+/// [`unwrap_line`]), backrest's `[restic] ` column, and surrounding white space and `\r`.
+fn restic_text(raw: &str) -> &str {
+    let l = unwrap_line(raw);
+    let l = l.strip_prefix("[restic] ").unwrap_or(l);
+    l.trim_matches(|c: char| c.is_whitespace() || c == '\r')
+}
+
+/// A journald or syslog line whose tag is restic's own (`host restic[1400]: ...`).
+fn is_journal_line(raw: &str) -> bool {
+    raw.split_once(" restic[").is_some_and(|(head, rest)| {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        head.len() >= 15 && digits > 0 && rest[digits..].starts_with("]: ")
     })
 }
 
@@ -1102,5 +1131,38 @@ mod tests {
         ] {
             let _ = run(body, None);
         }
+    }
+
+    #[test]
+    fn wrapper_prefixes_are_peeled() {
+        // journald under another tag (ionice), a compose column with a logger's level, a mail
+        // quote, backrest's [restic] column: the same verdicts as the bare lines.
+        let journal =
+            "Mar 23 23:15:36 server01 ionice[5200]: error: lstat /x: no such file or directory
+Mar 23 23:15:36 server01 ionice[5200]: snapshot 8ec6f57a saved
+Mar 23 23:15:36 server01 ionice[5200]: Warning: failed to read all source data during backup
+";
+        assert_eq!(run(journal.as_bytes(), None).status, Status::Warning);
+        assert!(test_support::looks(looks_like, journal.as_bytes()));
+        let compose = "backup-1  | 2024-08-17T14:51:27+0000 ERROR unable to create lock in backend: repository is already locked by PID 38 on c by root (UID 0, GID 0)\n";
+        assert_eq!(run(compose.as_bytes(), None).status, Status::Failure);
+        let quoted = "> snapshot 40dc1520 saved\n>\n> processed 12 files, 1.0 GiB in 0:12\n";
+        assert_eq!(run(quoted.as_bytes(), None).status, Status::Success);
+        let backrest = "[restic] unable to create lock in backend: repository is already locked exclusively by PID 1 on mac by a (UID 501, GID 20)\n";
+        assert_eq!(run(backrest.as_bytes(), None).status, Status::Failure);
+        let own_tag = "Nov 06 22:53:44 storage restic[256551]: [43B blob data]\n";
+        assert!(test_support::looks(looks_like, own_tag.as_bytes()));
+    }
+
+    #[test]
+    fn json_quoted_by_a_wrapper_message() {
+        let body = r#"22:01:39 error Restic backup encountered read errors: {"message_type":"exit_error","code":3,"message":"Warning: at least one source file could not be read"}
+"#;
+        assert_eq!(run(body.as_bytes(), None).status, Status::Warning);
+        let body = r#"Error loading snapshots: Restic snapshots retrieval failed: {"message_type":"exit_error","code":11,"message":"unable to create lock in backend: repository is already locked"}
+"#;
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
     }
 }

@@ -112,7 +112,7 @@ const FATAL_STARTS: &[&str] = &[
     "Connection closed by remote host",
     "Local Exception",
     "borg: Error: ",
-    "Error: Connection closed",
+    "Error: ",
 ];
 
 const FATAL_CONTAINS: &[&str] = &[
@@ -121,6 +121,8 @@ const FATAL_CONTAINS: &[&str] = &[
     "Local Exception",
     "borg.locking.LockTimeout",
     "borg.remote.ConnectionClosed",
+    "borg: Error: ",
+    ": Failed to create/acquire the lock ",
 ];
 
 const CHECK_STEPS: &[&str] = &[
@@ -316,11 +318,17 @@ pub(super) fn is_borg_line(l: &str) -> bool {
         | Line::CheckProblem(_) => true,
         Line::Fatal(f) => {
             is_argparse_error(f) && f.starts_with("borg")
-                || f.starts_with("Failed to create/acquire the lock")
+                || f.contains("Failed to create/acquire the lock")
                 || f.contains("Is borg working on the server?")
                 || f.starts_with("Inconsistency detected. Please run \"borg check")
                 || f.contains("borg.")
                 || (f.starts_with("Repository ") && f.ends_with(" does not exist."))
+                || f.contains(" is not a valid repository. Check repo config.")
+        }
+        Line::Remote => {
+            l.contains(": exception in RPC call")
+                || l.starts_with("Remote: Borg ")
+                || l.starts_with("Remote: borg.")
         }
         Line::FileWarning(w) => {
             w.contains(": file changed while we backed it up")
@@ -337,7 +345,11 @@ pub(super) fn is_borg_line(l: &str) -> bool {
                 || l.starts_with("Deleted data:")
         }
         Line::StatsStep => l.starts_with("Archive fingerprint: "),
-        _ => l.contains("File \"borg/") || l.contains("/borg/archiver"),
+        _ => {
+            l.contains("File \"borg/")
+                || l.contains("/borg/archiver")
+                || (l.starts_with("SSH command line: [") && l.contains("'borg', 'serve'"))
+        }
     }
 }
 

@@ -61,6 +61,8 @@ struct Run {
     rsync_partial: bool,
     files: Option<u64>,
     bytes: Option<u64>,
+    /// The exit code a pasted console session shows (`# echo $?`, then the number).
+    rc: Option<i32>,
 }
 
 impl Run {
@@ -84,6 +86,7 @@ impl Run {
             rsync_partial: false,
             files: None,
             bytes: None,
+            rc: None,
         }
     }
 
@@ -100,6 +103,10 @@ impl Run {
                     self.lock_held = true;
                 }
                 keep(&mut self.errors, &mut self.dropped, *m);
+            }
+            // rsync lost its connection: the transfer ended (rsync exits 12 or 255).
+            Line::Rsync(m) if m.contains("connection unexpectedly closed") => {
+                keep(&mut self.rsync_errors, &mut self.dropped, *m);
             }
             Line::Warning(m) | Line::Rsync(m) => keep(&mut self.warnings, &mut self.dropped, *m),
             Line::RsyncExit(code, m) => {
@@ -136,6 +143,8 @@ struct State<'i, 'a> {
     done: Vec<(usize, Outcome)>,
     /// The console banner was seen: the next record is the invocation.
     banner: bool,
+    /// A pasted shell session ran `echo $?`: the next record is the exit code.
+    echo_rc: bool,
 }
 
 impl State<'_, '_> {
@@ -175,6 +184,9 @@ impl State<'_, '_> {
         let line = classify(&r.text);
         if let Source::Syslog(pid) = r.source {
             return self.syslog(pid, &line, r);
+        }
+        if r.source == Source::Plain && self.shell(r) {
+            return;
         }
         // A lone console banner, then the invocation on its own line.
         if self.banner {
@@ -235,6 +247,18 @@ impl State<'_, '_> {
             }
             Line::Error(Some(inv), m) => {
                 let key = Key::Inv(inv.to_string());
+                // A config error prints all its lines at once: the same error lines a minute
+                // later are the next run's (a `grep ERROR` of several days).
+                if let Some(j) = self.open.iter().rposition(|x| x.key == key) {
+                    let run = &self.open[j];
+                    let later = match (run.last, r.time) {
+                        (Some(a), Some(b)) => b.signed_duration_since(a).num_seconds() > 60,
+                        _ => false,
+                    };
+                    if !run.had_start && later {
+                        self.close(j, None, "");
+                    }
+                }
                 let i = match self.open.iter().rposition(|x| x.key == key) {
                     Some(i) => i,
                     None => {
@@ -271,7 +295,15 @@ impl State<'_, '_> {
                 self.banner =
                     !r.text.contains("options:") || r.text.trim_end().ends_with("options:");
                 let i = self.current(r, None);
-                let _ = i;
+                // The invocation on the banner's own line (a flattened paste).
+                let inline = r
+                    .text
+                    .split_once("options:")
+                    .map(|(_, inv)| inv.trim())
+                    .filter(|inv| names_rsnapshot(inv));
+                if let Some(inv) = inline {
+                    self.open[i].inv.get_or_insert_with(|| inv.to_string());
+                }
             }
             _ => {
                 self.close_orphans();
@@ -292,6 +324,33 @@ impl State<'_, '_> {
                 }
             }
         }
+    }
+
+    /// A pasted shell session: the prompt line that runs rsnapshot opens the console run with
+    /// its invocation; `echo $?` and the number after it are that run's exit code. True when
+    /// the record was one of these.
+    fn shell(&mut self, r: &Record) -> bool {
+        let t = r.text.trim();
+        if std::mem::take(&mut self.echo_rc) {
+            if let Ok(code) = t.parse::<i32>() {
+                let i = self.current(r, None);
+                self.open[i].rc = Some(code);
+                return true;
+            }
+        }
+        if let Some(cmd) = prompt_command(t) {
+            if cmd == "echo $?" {
+                self.echo_rc = true;
+                return true;
+            }
+            if names_rsnapshot(cmd) {
+                self.close_orphans();
+                let i = self.run(Key::Console, Some(cmd), r);
+                self.open[i].inv.get_or_insert_with(|| cmd.to_string());
+                return true;
+            }
+        }
+        false
     }
 
     /// The open run of this invocation; else the latest started run of the same job (a paste
@@ -395,6 +454,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
         open: Vec::new(),
         done: Vec::new(),
         banner: false,
+        echo_rc: false,
     };
     for r in &records {
         st.record(r);
@@ -470,6 +530,9 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         {
             return true;
         }
+        if prompt_command(t).is_some_and(names_rsnapshot) {
+            return true;
+        }
         let line = classify(t);
         let strong = match &line {
             Line::Started(inv) | Line::Done(inv, _) | Line::Error(Some(inv), _) => {
@@ -506,6 +569,26 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         }
     }
     false
+}
+
+/// The command of a pasted shell prompt line: `[root@host dir]# rsnapshot daily`, `user@host:~$
+/// sudo rsnapshot alpha`, `$ rsnapshot -v sync`, `# echo $?` (a leading `sudo` dropped).
+fn prompt_command(t: &str) -> Option<&str> {
+    let at = ["# ", "$ "]
+        .iter()
+        .filter_map(|p| t.find(p).map(|i| i + p.len()))
+        .min()?;
+    let head = &t[..at - 2];
+    // The prompt before the marker: empty, or `[user@host dir]`, `user@host:~`, `root@box`.
+    let prompt_ok = head.is_empty()
+        || (head.starts_with('[') && head.ends_with(']'))
+        || (head.contains('@') && !head.contains(' '));
+    if !prompt_ok {
+        return None;
+    }
+    let cmd = t[at..].trim();
+    let cmd = cmd.strip_prefix("sudo ").map_or(cmd, str::trim_start);
+    (!cmd.is_empty()).then_some(cmd)
 }
 
 /// The first word of an invocation is the rsnapshot program.
@@ -565,7 +648,11 @@ fn finish(mut run: Run, status: Option<Status>, input: &Input<'_>, why_open: &st
     let rsync_errors = std::mem::take(&mut run.rsync_errors);
     let canceled_status = input.options.canceled.unwrap_or(Status::Failure);
     let console = run.key == Key::Console;
-    let code = if console { input.exit_code } else { None };
+    let code = if console {
+        input.exit_code.or(run.rc)
+    } else {
+        None
+    };
     let mut parts = Vec::new();
     let mut status = match status.or(run.verdict) {
         Some(s) => {
@@ -615,7 +702,11 @@ fn finish(mut run: Run, status: Option<Status>, input: &Input<'_>, why_open: &st
                 _ => Status::Failure,
             }
         }
-        None if !run.warnings.is_empty() || run.rsync_partial => {
+        // A log's run that ends without its final line may still be running: its warnings
+        // do not end it (on the console every WARNING: line sets the exit code).
+        None if (!run.warnings.is_empty() || run.rsync_partial)
+            && !(run.had_start && matches!(run.key, Key::Inv(_))) =>
+        {
             parts.push("completed with warnings (no final line)".into());
             Status::Warning
         }
@@ -919,5 +1010,67 @@ Nov 24 04:00:01 backup01 rsnapshot[300]: /usr/bin/rsnapshot weekly: completed su
             true,
         );
         assert_eq!(p.outcomes[0].status, Status::Unknown);
+    }
+
+    #[test]
+    fn pasted_shell_session_with_its_exit_code() {
+        let body = "<pre>\n[root@box .snapshots]# rsnapshot daily\n[root@box .snapshots]# echo $?\n2\n</pre>\n";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("daily", Status::Warning)]);
+        let meta = FileMeta::for_path("/x/paste.txt");
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let p = parse_with(
+            "user@host:~$ sudo rsnapshot -c /etc/r-home.conf alpha\n$ echo $?\n0\n",
+            true,
+            &meta,
+            &job("x"),
+        );
+        assert_eq!(jobs(&p.outcomes), [("r-home-alpha", Status::Success)]);
+    }
+
+    #[test]
+    fn flattened_console_banner() {
+        let body = "Command \"/usr/bin/rsnapshot\" -c \"/tmp/r.cfg\" sync 2>&1 failed. Diagnostic information follows: ------ rsnapshot encountered an error! The program was invoked with these options: /usr/bin/rsnapshot -c /tmp/r.cfg sync ------ ERROR: /usr/bin/rsync returned 255 while processing u@h:/etc\n";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("r-sync", Status::Failure)]);
+        assert!(p.outcomes[0].errors[0].contains("returned 255"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn config_errors_of_two_days_are_two_runs() {
+        let body = "[2017-11-28T04:05:01] /usr/bin/rsnapshot daily: ERROR: rsnapshot can not continue.\n[2017-11-28T04:05:01] /usr/bin/rsnapshot daily: ERROR: sure you don't have spaces\n[2017-11-29T04:05:01] /usr/bin/rsnapshot daily: ERROR: /etc/rsnapshot.conf on line 207:\n";
+        let p = run(body, true);
+        assert_eq!(
+            jobs(&p.outcomes),
+            [("daily", Status::Failure), ("daily", Status::Failure)]
+        );
+    }
+
+    #[test]
+    fn indented_log_and_an_unfinished_run_with_warnings() {
+        let body = "    [21/Aug/2014:05:25:02] /usr/bin/rsnapshot sync: started\n    [21/Aug/2014:17:52:43] WARNING: /usr/bin/rsnapshot sync: completed, but with some warnings\n";
+        assert_eq!(jobs(&run(body, true).outcomes), [("sync", Status::Warning)]);
+        // A log cut after an rsync complaint: the run may still be going.
+        let body = "[2018-10-05T14:14:02] /usr/bin/rsnapshot sync: started\n[2018-10-05T14:14:02] rsync: link_stat \"/etc2\" failed: No such file or directory (2)\n";
+        assert_eq!(jobs(&run(body, true).outcomes), [("sync", Status::Unknown)]);
+        // rsync lost its connection: the transfer failed.
+        let body = "echo 7084 > /var/run/rsnapshot.pid\nssh: Could not resolve hostname root: Name or service not known\nrsync: connection unexpectedly closed (0 bytes received so far) [Receiver]\n";
+        assert_eq!(run(body, true).outcomes[0].status, Status::Failure);
+    }
+
+    #[test]
+    fn hostile_pasted_exit_codes() {
+        for n in [
+            "99999999999999999999",
+            "-9223372036854775808",
+            "1e308",
+            "3000000000",
+        ] {
+            let body = format!("$ rsnapshot daily\n$ echo $?\n{n}\n");
+            let p = run(&body, true);
+            assert_eq!(p.outcomes.len(), 1, "{n}");
+            assert_eq!(p.outcomes[0].status, Status::Unknown, "{n}");
+        }
     }
 }

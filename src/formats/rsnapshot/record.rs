@@ -15,6 +15,7 @@ use nom::combinator::{map_res, opt};
 use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
+use super::super::common::unwrap_line;
 use crate::outcome::Status;
 
 /// A record's text (with its continuation lines) is cut at about this many bytes.
@@ -87,9 +88,34 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
         let line = unquote(raw.trim_end_matches(['\n', '\r']));
         let (prefix, text) = match prefix(line) {
             Some((time, source, text)) => (Some((time, source)), text),
-            None => (None, line),
+            // An indented, quoted or compose-prefixed paste: the prefix under the wrapper's.
+            None => {
+                let inner = unquote(unwrap_line(line));
+                match (inner.len() < line.len()).then(|| prefix(inner)).flatten() {
+                    Some((time, source, text)) => (Some((time, source)), text),
+                    None => (None, inner),
+                }
+            }
         };
         let text = text.trim();
+        if prefix.is_none() && !continued {
+            if let Some(parts) = unflatten(text) {
+                // A console error a wrapper flattened onto one line: one record a message.
+                for part in parts {
+                    let mut text = part.to_string();
+                    text.truncate(floor_char_boundary(&text, MAX_RECORD));
+                    out.push(Record {
+                        start: pos,
+                        end: nl,
+                        time: None,
+                        source: Source::Plain,
+                        text,
+                    });
+                }
+                pos = nl;
+                continue;
+            }
+        }
         let ends_continued = text.ends_with('\\');
         match (continued, out.last_mut()) {
             (true, Some(prev)) if prefix.is_none() => {
@@ -124,6 +150,40 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
         r.text.truncate(keep);
     }
     out
+}
+
+/// rsnapshot's console error banner that a wrapper joined onto one line with the messages
+/// around it (elkarbackup's `Command "/usr/bin/rsnapshot" ... failed. Diagnostic information
+/// follows: ... rsnapshot encountered an error! The program was invoked with these options:
+/// /usr/bin/rsnapshot -c x.cfg sync ---- ERROR: ...`): the messages, one a part, with the
+/// banner's invocation as a part of its own. None when the line is not such a line.
+fn unflatten(text: &str) -> Option<Vec<&str>> {
+    const BANNER: &str =
+        "rsnapshot encountered an error! The program was invoked with these options:";
+    let at = text.find(BANNER)?;
+    if at == 0 && text[BANNER.len()..].trim().is_empty() {
+        return None;
+    }
+    let mut cuts: Vec<usize> = vec![0, at, at + BANNER.len()];
+    for marker in [
+        " ERROR: ",
+        " WARNING: ",
+        " rsync error: ",
+        " rsync warning: ",
+        " rsync: ",
+        " ---",
+    ] {
+        cuts.extend(text.match_indices(marker).map(|(i, _)| i + 1));
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts.push(text.len());
+    let parts: Vec<&str> = cuts
+        .windows(2)
+        .map(|w| text[w[0]..w[1]].trim())
+        .filter(|p| !p.is_empty() && !p.bytes().all(|b| b == b'-'))
+        .collect();
+    Some(parts)
 }
 
 /// The largest char boundary at or below `i`.
