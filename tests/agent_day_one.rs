@@ -6,6 +6,7 @@
 //! present at install reports the last run per job (or all, with `history = "all"`). Every
 //! wait is bounded and waits for something observable.
 mod agent_support;
+mod common;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -89,7 +90,7 @@ fn append(path: &Path, bytes: &[u8]) {
 #[test]
 fn missing_watch_turns_the_heartbeat_warning_until_it_appears() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     let late = s.tmp.path().join("late");
     config(
         &s,
@@ -149,7 +150,7 @@ fn unreadable_watch_turns_the_heartbeat_warning_until_readable() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::os::unix::process::CommandExt;
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     let root = fs::metadata("/proc/self").unwrap().uid() == 0;
     let locked = s.tmp.path().join("locked");
     fs::create_dir(&locked).unwrap();
@@ -209,7 +210,7 @@ fn unreadable_watch_turns_the_heartbeat_warning_until_readable() {
 #[test]
 fn line_written_in_two_pieces_is_one_result() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "heartbeat = \"off\"", "");
     let agent = s.start_agent();
     let log = s.watched.join("nightly.json");
@@ -244,7 +245,7 @@ fn line_written_in_two_pieces_is_one_result() {
 #[test]
 fn file_growing_without_newline_is_one_unknown() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(
         &s,
         peer.port(),
@@ -278,7 +279,7 @@ fn file_growing_without_newline_is_one_unknown() {
 #[test]
 fn history_present_at_install_reports_the_last_run_per_job() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "heartbeat = \"off\"", "");
     let runs = s.watched.join("runs.json");
     let jobs = ["alpha", "beta", "gamma"];
@@ -315,7 +316,7 @@ fn history_present_at_install_reports_the_last_run_per_job() {
 #[test]
 fn history_all_reports_every_old_run() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "heartbeat = \"off\"", "history = \"all\"");
     let old: String = (0..300).map(|i| result_json("alpha", "ok", i)).collect();
     fs::write(s.watched.join("runs.json"), old).unwrap();

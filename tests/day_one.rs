@@ -63,7 +63,7 @@ fn status_json(s: &Setup) -> (i32, serde_json::Value) {
 #[test]
 fn a_second_agent_on_the_same_state_dir_exits_2_naming_the_first() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "off", "");
     let first = s.start_agent();
     let t = Instant::now();
@@ -90,7 +90,7 @@ fn a_second_agent_on_the_same_state_dir_exits_2_naming_the_first() {
 #[test]
 fn wrap_hands_its_outcome_to_the_running_agent_and_counts_for_the_cadence() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "off", "");
     let agent = s.start_agent();
     let cfg = s.config.to_str().unwrap();
@@ -138,7 +138,7 @@ fn wrap_hands_its_outcome_to_the_running_agent_and_counts_for_the_cadence() {
 #[test]
 fn wrap_reports_a_command_that_does_not_start_as_critical() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "off", "");
     let cfg = s.config.to_str().unwrap();
     let out = nagbridge(&[
@@ -234,7 +234,7 @@ fn wrap_as_root_beside_an_agent_running_as_nobody() {
     let port = common::free_port();
     config(&s, port, "off", "");
     let cfg = s.config.to_str().unwrap().to_string();
-    let peer = Peer::start(port);
+    let peer = Peer::real(port);
     let agent = spawn_agent_as_nobody(&s);
     assert!(
         wait_for(Duration::from_secs(10), || nobody_log(&s)
@@ -264,7 +264,7 @@ fn wrap_as_root_beside_an_agent_running_as_nobody() {
         "left for the agent's user to trip over: {bad:?}"
     );
     // The unprivileged agent starts and delivers what root's wrap left.
-    let peer = Peer::start(port);
+    let peer = Peer::real(port);
     let agent = spawn_agent_as_nobody(&s);
     let got = peer.wait_until(Duration::from_secs(20), |g| !g.is_empty());
     assert_eq!(got.len(), 1, "{}", nobody_log(&s));
@@ -282,7 +282,7 @@ fn last_heartbeat(got: &[nsca::packet::PassiveCheck]) -> Option<nsca::packet::Pa
 #[test]
 fn quarantined_skipped_and_serviceless_results_turn_the_heartbeat_warning() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "2s", "");
     // A damaged spool entry from an earlier crash, a symlink in the watched directory, a
     // result with an empty host and one for a job without a [[job]] (no Nagios service).
@@ -342,7 +342,7 @@ fn quarantined_skipped_and_serviceless_results_turn_the_heartbeat_warning() {
 #[test]
 fn a_resolved_problem_turns_the_heartbeat_ok_again() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "2s", "");
     std::os::unix::fs::symlink("/etc/hostname", s.watched.join("link.json")).unwrap();
     let agent = s.start_agent();
@@ -416,7 +416,7 @@ fn status_shows_what_is_pending_and_failing() {
 fn a_huge_file_does_not_starve_a_fresh_result_and_sigterm_keeps_its_limit() {
     const N: usize = 20_000;
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     config(&s, peer.port(), "off", "");
     let agent = s.start_agent();
     let mut body = String::with_capacity(N * 64);

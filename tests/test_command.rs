@@ -26,7 +26,7 @@ fn test_cmd(s: &Setup, args: &[&str]) -> (i32, String, String) {
 #[test]
 fn the_sample_reaches_nsca_directly_and_each_failure_is_named() {
     let s = Setup::new();
-    let peer = Peer::start(0);
+    let peer = Peer::real(0);
     s.write_agent_config(peer.port(), "1s", "");
     let (code, out, err) = test_cmd(&s, &["--status", "failure"]);
     assert_eq!(code, 0, "{out}{err}");

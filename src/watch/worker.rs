@@ -600,6 +600,7 @@ impl Worker {
     /// Open a ready file and read its new bytes, or None when there is nothing to hand out.
     fn read(&mut self, r: Ready) -> Option<ReadyFile> {
         let now = Instant::now();
+        tracing::debug!(path = %r.path.display(), readiness = ?r.readiness, size = r.stat.size, "ready");
         let (file, meta) = match identity::open_regular(&r.path) {
             Ok(Ok(x)) => x,
             Ok(Err(kind)) => {

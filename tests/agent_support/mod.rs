@@ -254,16 +254,38 @@ impl Drop for Agent {
     }
 }
 
-/// An in-process NSCA receiver (aes256, `PASSWORD`) on its own runtime, collecting every
-/// verified check.
+/// What receives the agent's checks: an in-process NSCA receiver (aes256, `PASSWORD`) on its
+/// own runtime, or Debian's real `nsca` daemon (method 14, `PASSWORD`) writing its command
+/// file, whose lines are read back as checks.
 pub struct Peer {
-    _rt: tokio::runtime::Runtime,
-    got: Arc<Mutex<Vec<PassiveCheck>>>,
+    backend: Backend,
     pub addr: SocketAddr,
 }
 
+enum Backend {
+    InProcess {
+        _rt: tokio::runtime::Runtime,
+        got: Arc<Mutex<Vec<PassiveCheck>>>,
+    },
+    Daemon(crate::common::NscaDaemon),
+}
+
+/// A command-file line `PROCESS_SERVICE_CHECK_RESULT;host;service;code;output` (the daemon
+/// escapes newlines in the output as `\n`: they are turned back).
+fn parse_command_line(line: &str) -> Option<PassiveCheck> {
+    let rest = line.strip_prefix("PROCESS_SERVICE_CHECK_RESULT;")?;
+    let mut f = rest.splitn(4, ';');
+    let (host, service, code, output) = (f.next()?, f.next()?, f.next()?, f.next()?);
+    Some(PassiveCheck {
+        host: host.into(),
+        service: service.into(),
+        return_code: code.parse().ok()?,
+        output: output.replace("\\n", "\n"),
+    })
+}
+
 impl Peer {
-    /// Listen on 127.0.0.1:`port` (0: any free port).
+    /// The in-process receiver on 127.0.0.1:`port` (0: any free port).
     pub fn start(port: u16) -> Peer {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -285,7 +307,24 @@ impl Peer {
                 sink.lock().unwrap().push(r.check);
             }
         });
-        Peer { _rt: rt, got, addr }
+        Peer {
+            backend: Backend::InProcess { _rt: rt, got },
+            addr,
+        }
+    }
+
+    /// Debian's real `nsca` daemon on 127.0.0.1:`port` (0: a free one). Panics (with
+    /// NAGBRIDGE_REQUIRE_PEERS) or returns the in-process receiver when it is not installed.
+    pub fn real(port: u16) -> Peer {
+        if !crate::common::have_peer(crate::common::NSCA_DAEMON) {
+            return Peer::start(port);
+        }
+        let d = crate::common::NscaDaemon::start_on(14, Some(PASSWORD), port);
+        let addr = SocketAddr::from(([127, 0, 0, 1], d.port));
+        Peer {
+            backend: Backend::Daemon(d),
+            addr,
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -294,11 +333,18 @@ impl Peer {
 
     /// Everything received so far.
     pub fn received(&self) -> Vec<PassiveCheck> {
-        self.got.lock().unwrap().clone()
+        match &self.backend {
+            Backend::InProcess { got, .. } => got.lock().unwrap().clone(),
+            Backend::Daemon(d) => d
+                .lines()
+                .iter()
+                .filter_map(|l| parse_command_line(l))
+                .collect(),
+        }
     }
 
     pub fn count(&self) -> usize {
-        self.got.lock().unwrap().len()
+        self.received().len()
     }
 
     /// Wait until `pred(received)` holds or `timeout` passes; returns what was received.

@@ -52,14 +52,19 @@ impl NscaDaemon {
 
     /// As `start`, with extra `nsca.cfg` lines.
     pub fn start_with(method: u8, password: Option<&str>, extra: &str) -> NscaDaemon {
-        Self::spawn(method, password, extra, None)
+        Self::spawn(method, password, extra, None, 0)
+    }
+
+    /// As `start`, on `port` (0: a free one), e.g. to bring a daemon back where one was.
+    pub fn start_on(method: u8, password: Option<&str>, port: u16) -> NscaDaemon {
+        Self::spawn(method, password, "", None, port)
     }
 
     /// As `start`, writing to `command_file` (e.g. a running Nagios' FIFO, see
     /// `nagios::Nagios::command_file`) instead of a plain file in its temp dir. `lines()` and
     /// `wait_lines()` read only that plain file: use Nagios' state instead.
     pub fn start_for(method: u8, password: Option<&str>, command_file: &Path) -> NscaDaemon {
-        Self::spawn(method, password, "", Some(command_file))
+        Self::spawn(method, password, "", Some(command_file), 0)
     }
 
     fn spawn(
@@ -67,9 +72,10 @@ impl NscaDaemon {
         password: Option<&str>,
         extra: &str,
         command_file: Option<&Path>,
+        port: u16,
     ) -> NscaDaemon {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
+        let port = if port == 0 { free_port() } else { port };
         let d = dir.path().display();
         let command_file = match command_file {
             Some(path) => path.to_path_buf(),

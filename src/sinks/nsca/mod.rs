@@ -63,11 +63,15 @@ impl NscaSink {
     }
 
     async fn send_v3(&self, checks: &[PassiveCheck]) -> Result<usize, ClientError> {
+        let started = std::time::Instant::now();
         let mut conn = Connection::open(&self.client).await?;
+        tracing::debug!(server = %self.config.server, checks = checks.len(), "nsca: connected, init packet read");
         for check in checks {
             conn.queue(check)?;
         }
-        conn.finish().await
+        let n = conn.finish().await?;
+        tracing::debug!(server = %self.config.server, checks = n, ms = started.elapsed().as_millis() as u64, "nsca: batch written, server closed");
+        Ok(n)
     }
 
     async fn send_one(&self, check: &PassiveCheck) -> Result<usize, ClientError> {
