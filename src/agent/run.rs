@@ -20,7 +20,7 @@ use super::status_file::StatusFile;
 use crate::config::{Config, Items};
 use crate::delivery::DeliveryConfig;
 use crate::formats::{self, FileMeta, Format, Input, Options};
-use crate::outcome::{Outcome, Status};
+use crate::outcome::Outcome;
 use crate::pipeline::{self, Pipeline};
 use crate::sinks::nsca::NscaSinkConfig;
 use crate::spool::{EntryId, Lane, Spool};
@@ -166,10 +166,10 @@ pub fn outcomes_of(config: &Config, file: &ReadyFile) -> (Vec<Outcome>, usize) {
         exit_codes: watch
             .exit_codes
             .iter()
-            .map(|(k, v)| (*k, status_of(*v)))
+            .map(|(k, v)| (*k, *v))
             .collect::<BTreeMap<_, _>>(),
-        zero_files: Some(status_of(watch.zero_files)),
-        canceled: Some(status_of(watch.canceled)),
+        zero_files: Some(watch.zero_files),
+        canceled: Some(watch.canceled),
     };
     let meta = FileMeta {
         path: path.clone(),
@@ -182,7 +182,7 @@ pub fn outcomes_of(config: &Config, file: &ReadyFile) -> (Vec<Outcome>, usize) {
         options: &options,
         complete: file.complete,
     };
-    let format: Format = watch.format.name().parse().unwrap_or(Format::Auto);
+    let format: Format = watch.format;
     let mut parsed = formats::parse(format, &input);
     if file.history && watch.history == crate::config::History::Last {
         let dropped = super::history::keep_last_per_job(&mut parsed.outcomes);
@@ -191,10 +191,6 @@ pub fn outcomes_of(config: &Config, file: &ReadyFile) -> (Vec<Outcome>, usize) {
         }
     }
     (parsed.outcomes, parsed.consumed)
-}
-
-fn status_of(s: crate::config::Status) -> Status {
-    Status::parse(s.name()).unwrap_or(Status::Unknown)
 }
 
 /// Take the state directory's lock for an agent (creating the directory, mode 0700): waits a

@@ -11,12 +11,13 @@ use nsca::crypto::Method;
 use nsca::packet::PacketSize;
 use toml::{Table, Value};
 
-use super::keywords::{ChannelType, History, Items, Status, When};
+use super::keywords::{self, ChannelType, History, Items, When};
 use super::problem::{suggestion, Problems};
 use super::reader::{self as r, Section};
 use super::sections::*;
 use super::template::{Template, CHECK_VARIABLES, WATCH_JOB_VARIABLES};
 use super::validate;
+use crate::outcome::Status;
 
 /// The sections read from one file (before cross-checks).
 pub(crate) struct Parts {
@@ -312,7 +313,7 @@ fn exit_codes(path: &str, v: &Value, p: &mut Problems) -> BTreeMap<i32, Status> 
     for (code, status) in t {
         let key = r::join(path, code);
         let n = code.parse::<i32>().ok().filter(|n| (0..=255).contains(n));
-        let status = r::keyword::<Status>(status);
+        let status = r::string(status).and_then(keywords::status);
         match (n, status) {
             (Some(n), Ok(st)) => {
                 out.insert(n, st);
@@ -328,7 +329,7 @@ fn watch(path: String, t: &Table, p: &mut Problems) -> Option<Watch> {
     let mut s = Section::new(path, t);
     let dir = s.required(p, "path", absolute_path);
     let glob = s.read(p, "glob", file_glob);
-    let format = s.read(p, "format", r::keyword);
+    let format = s.read(p, "format", |v| r::string(v).and_then(keywords::format));
     let job = s.read(p, "job", r::template(WATCH_JOB_VARIABLES));
     let recursive = s.read(p, "recursive", r::boolean);
     let poll = s.read(p, "poll", poll);
@@ -336,14 +337,14 @@ fn watch(path: String, t: &Table, p: &mut Problems) -> Option<Watch> {
     let codes = s
         .raw("exit_codes")
         .map(|v| exit_codes(&s.key("exit_codes"), v, p));
-    let zero_files = s.read(p, "zero_files", r::keyword::<Status>);
-    let canceled = s.read(p, "canceled", r::keyword::<Status>);
+    let zero_files = s.read(p, "zero_files", |v| r::string(v).and_then(keywords::status));
+    let canceled = s.read(p, "canceled", |v| r::string(v).and_then(keywords::status));
     let history = s.read(p, "history", r::keyword::<History>);
     s.finish(p);
     Some(Watch {
         path: dir?,
         glob: glob.unwrap_or_else(|| glob::Pattern::new(DEFAULT_GLOB).expect("valid glob")),
-        format: format.unwrap_or(super::keywords::Format::Auto),
+        format: format.unwrap_or(crate::formats::Format::Auto),
         job: job.unwrap_or_else(|| {
             Template::parse(DEFAULT_WATCH_JOB, WATCH_JOB_VARIABLES).expect("valid template")
         }),

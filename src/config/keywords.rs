@@ -1,7 +1,9 @@
-//! The closed word lists of the config: watch formats, item modes, history modes, outcome
-//! statuses, channel types and channel `when` rules.
+//! The closed word lists of the config: item modes, history modes, channel types and channel
+//! `when` rules, and the reading of the domain's own enums (`formats::Format`,
+//! `outcome::Status`) where the config names them, with "did you mean".
 //!
-//! Owns: each list as an enum with its spelling, `FromStr` (with "did you mean") and `Display`.
+//! Owns: each config-only list as an enum with its spelling, `FromStr` (with "did you mean")
+//! and `Display`. Must not copy a domain enum: formats and statuses are the domain's types.
 
 use std::fmt;
 use std::str::FromStr;
@@ -62,32 +64,6 @@ macro_rules! keyword_enum {
 }
 
 keyword_enum! {
-    /// `[[watch]] format`: which parser reads the files (`auto` detects it per file).
-    Format, "format" {
-        /// Detect the tool from the file's content.
-        Auto = "auto",
-        /// nagbridge's own JSON outcome (SPEC section 5).
-        Native = "native",
-        /// restic.
-        Restic = "restic",
-        /// BorgBackup.
-        Borg = "borg",
-        /// rsnapshot.
-        Rsnapshot = "rsnapshot",
-        /// Proxmox vzdump.
-        Vzdump = "vzdump",
-        /// Bacula / Bareos.
-        Bacula = "bacula",
-        /// Xen Orchestra.
-        Xo = "xo",
-        /// pgBackRest.
-        Pgbackrest = "pgbackrest",
-        /// duplicity.
-        Duplicity = "duplicity",
-    }
-}
-
-keyword_enum! {
     /// `[[watch]] items`: one outcome per job run, or one per item (VM, database, ...) in it.
     Items, "items mode" {
         /// One outcome per job run; items are listed in its long output.
@@ -106,20 +82,6 @@ keyword_enum! {
         /// The last old result of each job (and host) in the file: Nagios gets the current
         /// state without thousands of old notifications.
         Last = "last",
-    }
-}
-
-keyword_enum! {
-    /// An outcome status, as written in `exit_codes`, `zero_files` and `canceled`.
-    Status, "status" {
-        /// Nagios OK.
-        Success = "success",
-        /// Nagios WARNING.
-        Warning = "warning",
-        /// Nagios CRITICAL.
-        Failure = "failure",
-        /// Nagios UNKNOWN.
-        Unknown = "unknown",
     }
 }
 
@@ -166,6 +128,34 @@ keyword_enum! {
         Change = "change",
         /// Nothing (a channel kept for `nagbridge test`).
         Never = "never",
+    }
+}
+
+/// The statuses a config may name (`exit_codes`, `zero_files`, `canceled`).
+pub const STATUS_NAMES: &[&str] = &["success", "warning", "failure", "unknown"];
+
+/// A `[[watch]] format` (or `--format`): the domain's [`crate::formats::Format`], with "did you
+/// mean".
+pub fn format(s: &str) -> Result<crate::formats::Format, String> {
+    s.parse::<crate::formats::Format>().map_err(|_| {
+        let names: Vec<&str> = crate::formats::FORMATS.iter().map(|(_, n)| *n).collect();
+        format!(
+            "unknown format {s:?}{}; expected one of: {}",
+            super::problem::suggestion(s, &names),
+            names.join(", ")
+        )
+    })
+}
+
+/// A status as the config writes it: the domain's [`crate::outcome::Status`] by its name.
+pub fn status(s: &str) -> Result<crate::outcome::Status, String> {
+    match STATUS_NAMES.contains(&s) {
+        true => crate::outcome::Status::parse(s).ok_or_else(|| s.to_string()),
+        false => Err(format!(
+            "unknown status {s:?}{}; expected one of: {}",
+            super::problem::suggestion(s, STATUS_NAMES),
+            STATUS_NAMES.join(", ")
+        )),
     }
 }
 
@@ -225,16 +215,20 @@ mod tests {
 
     #[test]
     fn round_trip_and_suggest() {
-        for f in Format::ALL {
-            assert_eq!(f.name().parse::<Format>(), Ok(*f));
+        for (f, n) in crate::formats::FORMATS {
+            assert_eq!(format(n), Ok(*f));
         }
-        assert_eq!(Format::NAMES.len(), 10);
         assert_eq!(ChannelType::NAMES.len(), 11);
         assert_eq!(When::NAMES.len(), 6);
         assert_eq!(
-            "resti".parse::<Format>().unwrap_err(),
+            format("resti").unwrap_err(),
             "unknown format \"resti\"; did you mean `restic`?; expected one of: auto, native, restic, borg, rsnapshot, vzdump, bacula, xo, pgbackrest, duplicity"
         );
+        assert_eq!(status("failure"), Ok(crate::outcome::Status::Failure));
+        assert!(status("failur")
+            .unwrap_err()
+            .contains("did you mean `failure`?"));
+        assert!(status("ok").is_err(), "the config spells statuses out");
         assert!("slak"
             .parse::<ChannelType>()
             .unwrap_err()
@@ -245,7 +239,6 @@ mod tests {
             .parse::<History>()
             .unwrap_err()
             .contains("did you mean `last`?"));
-        assert_eq!(Status::Failure.to_string(), "failure");
         assert!("Problems"
             .parse::<When>()
             .unwrap_err()

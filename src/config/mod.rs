@@ -40,7 +40,9 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use keywords::{ChannelType, Format, History, Items, Status, When};
+pub use crate::formats::Format;
+pub use crate::outcome::Status;
+pub use keywords::{ChannelType, History, Items, When};
 pub use problem::{did_you_mean, ConfigErrors, Problem};
 pub use secret::{Secret, SecretError, REDACTED};
 pub use sections::*;

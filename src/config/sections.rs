@@ -11,9 +11,11 @@ use std::time::Duration;
 use nsca::crypto::Method;
 use nsca::packet::PacketSize;
 
-use super::keywords::{ChannelType, Format, History, Items, Status, When};
+use super::keywords::{ChannelType, History, Items, When};
 use super::secret::{Secret, SecretError};
 use super::template::Template;
+use crate::formats::Format;
+use crate::outcome::Status;
 
 /// Default `agent.state_dir`.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/nagbridge";
