@@ -751,3 +751,162 @@ fn measure_agent_cpu_per_1000_outcomes() {
         );
     }
 }
+
+/// A slow hook: the request times out (`timeout = "1s"`), is retryable, and is sent again.
+#[test]
+fn a_hanging_hook_times_out_and_is_tried_again() {
+    let s = Setup::new();
+    let peer = Peer::start(0);
+    let hook = HttpDouble::start();
+    hook.script([Reply::hang()]);
+    config(
+        &s,
+        peer.port(),
+        "off",
+        &hook.url(&hook_path()),
+        "when = \"always\"\ntimeout = \"1s\"",
+    );
+    let agent = s.start_agent();
+    s.drop_file("r.json", &result_json("nightly", "failure", 1));
+    let got = hook.wait_count(2, Duration::from_secs(20));
+    assert_eq!(got.len(), 2, "{}", agent.log_text());
+    let gap = got[1].at - got[0].at;
+    assert!(gap >= Duration::from_secs(1), "{gap:?}");
+    assert!(wait_for(Duration::from_secs(5), || hook_spool(&s, "new") == 0));
+    let log = agent.log_text();
+    assert!(
+        log.contains("delivery failed, will retry: timed out"),
+        "{log}"
+    );
+    assert_no_token("the log", &log);
+}
+
+/// https with a private CA: `ca_file` makes the hook's certificate trusted (rustls); without
+/// it the same hook fails as an unknown issuer, retryable, token not shown. The server is
+/// Python's http.server with its ssl module, the certificates made by the openssl command.
+#[test]
+fn https_hook_with_a_private_ca_file() {
+    if !common::have_peer("/usr/bin/openssl") || !common::have_peer("/usr/bin/python3") {
+        return;
+    }
+    let s = Setup::new();
+    let dir = s.tmp.path();
+    let sh = |script: &str| {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+    };
+    sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+        -out ca.pem -days 2 -subj /CN=nagbridge-test-ca \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null");
+    sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout srv.key \
+        -out srv.csr -subj /CN=127.0.0.1 2>/dev/null && \
+        printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > ext && \
+        openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem \
+        -days 2 -extfile ext 2>/dev/null");
+    let server = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('content-length', 0)))
+        sys.stdout.write(self.path + ' ' + body.decode() + '\n'); sys.stdout.flush()
+        self.send_response(200); self.send_header('content-length', '2'); self.end_headers()
+        self.wfile.write(b'ok')
+    def log_message(self, *a): pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain('srv.pem', 'srv.key')
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    let out_path = dir.join("server.out");
+    let mut py = Command::new("/usr/bin/python3")
+        .args(["-c", server])
+        .current_dir(dir)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _ = &mut py;
+    let py = Kill(py);
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(&out_path).is_ok_and(|t| t.ends_with('\n'))
+    }));
+    let port: u16 = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let peer = Peer::start(0);
+    let url = format!("https://127.0.0.1:{port}/hooks/{TOKEN}");
+    s.write_config(&format!(
+        r#"
+[agent]
+host_name = "backup01"
+state_dir = "STATE"
+heartbeat = "off"
+quiet_period = "1s"
+[nsca]
+server = "127.0.0.1:{}"
+encryption = "aes256"
+password = "{PASSWORD}"
+[[watch]]
+path = "WATCHED"
+format = "native"
+[[channel]]
+name = "tls"
+type = "webhook"
+when = "always"
+url = "{url}"
+ca_file = "{}"
+[[channel]]
+name = "tls-noca"
+type = "webhook"
+when = "always"
+url = "{url}"
+"#,
+        peer.port(),
+        dir.join("ca.pem").display()
+    ));
+    let agent = s.start_agent();
+    s.drop_file("r.json", &result_json("nightly", "failure", 1));
+    assert!(
+        wait_for(Duration::from_secs(15), || std::fs::read_to_string(
+            &out_path
+        )
+        .is_ok_and(|t| t.lines().count() >= 2)),
+        "{}",
+        agent.log_text()
+    );
+    assert!(wait_for(Duration::from_secs(10), || agent
+        .log_text()
+        .contains("delivery failed, will retry")));
+    std::thread::sleep(Duration::from_millis(300));
+    let got = std::fs::read_to_string(&out_path).unwrap();
+    let lines: Vec<&str> = got.lines().collect();
+    assert_eq!(lines.len(), 2, "{got}");
+    assert!(lines[1].starts_with(&format!("/hooks/{TOKEN} {{\"job\":\"nightly\"")));
+    let log = agent.log_text();
+    let failure = log
+        .lines()
+        .find(|l| l.contains("delivery failed, will retry"))
+        .unwrap();
+    eprintln!("without ca_file: {failure}");
+    assert!(
+        failure.contains("tls-noca") && failure.to_lowercase().contains("certificate"),
+        "{failure}"
+    );
+    assert_no_token("the log", &log);
+    drop(py);
+}

@@ -139,6 +139,11 @@ pub fn network_error(e: &reqwest::Error) -> SinkError {
         SinkError::permanent(format!("cannot build the request: {detail}"))
     } else if e.is_timeout() {
         SinkError::retryable(format!("timed out: {detail}"))
+    } else if e.is_connect() && detail.contains("UnknownIssuer") {
+        SinkError::retryable(format!(
+            "cannot connect: {detail} (is the hook's certificate signed by a private CA? set \
+             ca_file to it)"
+        ))
     } else if e.is_connect() {
         SinkError::retryable(format!("cannot connect: {detail}"))
     } else {
