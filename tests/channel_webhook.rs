@@ -745,9 +745,11 @@ fn measure_agent_cpu_per_1000_outcomes() {
         std::thread::sleep(Duration::from_millis(300));
         let used = (cpu_ticks(agent.pid()) - before) as f64 * tick;
         println!(
-            "BENCH cpu destinations={} outcomes={n} cpu_ms={used:.0} wall_ms={:.0}",
+            "BENCH cpu destinations={} outcomes={n} cpu_ms={used:.0} wall_ms={:.0} \
+             hook_connections={}",
             if with_hook { "nsca+webhook" } else { "nsca" },
-            wall.as_secs_f64() * 1e3
+            wall.as_secs_f64() * 1e3,
+            hook.connections()
         );
     }
 }
