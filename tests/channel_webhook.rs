@@ -391,7 +391,7 @@ fn a_missing_hook_stops_the_channel_and_nsca_goes_on() {
     }
     let got = peer.wait_until(Duration::from_secs(20), |g| {
         (1..=4).all(|i| g.iter().any(|c| id_of(&c.output) == Some(i)))
-            && last_heartbeat(g).is_some_and(|h| h.return_code == 1)
+            && last_heartbeat(g).is_some_and(|h| h.return_code == 1 && h.output.contains("is dead"))
     });
     let hb = last_heartbeat(&got).unwrap_or_else(|| panic!("no heartbeat:\n{}", agent.log_text()));
     assert_eq!(hb.return_code, 1, "{}", hb.output);
