@@ -179,7 +179,13 @@ fn secrets_from_env_and_file_are_checked_and_never_printed() {
     // With it set, valid; the file is world-readable (tempfile default 0644): a warning only.
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (code, out) = check_config(&["-c", &path], &[("NAGBRIDGE_IT_HOOK", "env-secret-88d0")]);
+    let (code, out) = check_config(
+        &["-c", &path],
+        &[(
+            "NAGBRIDGE_IT_HOOK",
+            "https://hooks.example.com/env-secret-88d0",
+        )],
+    );
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("warning: ") && out.contains("readable by group or others"),

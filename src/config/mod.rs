@@ -36,7 +36,7 @@ mod secret;
 mod sections;
 pub mod size;
 mod template;
-mod validate;
+pub(crate) mod validate;
 
 use std::path::{Path, PathBuf};
 

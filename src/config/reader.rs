@@ -87,7 +87,6 @@ impl<'a> Section<'a> {
     }
 
     /// Read a required secret (see [`Section::secret`]).
-    #[allow(dead_code)] // for the channel types whose secret is required (webhook url, ...)
     pub fn required_secret(&mut self, p: &mut Problems, key: &'static str) -> Option<Secret> {
         let secret = self.required(p, key, secret)?;
         super::validate::check_secret(&self.key(key), &secret, p);

@@ -655,11 +655,25 @@ host_name = "h"
 server = "n"
 encryption = "aes256"
 password = "inline-secret-9d2e"
+
+[[channel]]
+name = "hook"
+type = "webhook"
+url = "https://hooks.example.com/hook-token-41c7?sig=hook-sig-0e2a"
+headers = { Authorization = "Bearer header-secret-6d1b", "X-Env" = { env = "NAGBRIDGE_TEST_DEBUG_SECRET" } }
+hmac_secret = "hmac-secret-3f9c"
 "#,
     );
     // Each channel type adds its secrets here (its config's Debug must redact them).
     let debug = format!("{c:?} {c:#?}");
-    let secrets: &[&str] = &["inline-secret-9d2e"];
+    let secrets: &[&str] = &[
+        "inline-secret-9d2e",
+        "hook-token-41c7",
+        "hook-sig-0e2a",
+        "header-secret-6d1b",
+        "env-secret-5b1f",
+        "hmac-secret-3f9c",
+    ];
     for secret in secrets {
         assert!(!debug.contains(secret), "{secret} in {debug}");
     }

@@ -9,7 +9,9 @@
 //! does those.
 
 pub mod content;
+pub mod http;
 pub mod nsca;
+pub mod webhook;
 
 use std::future::Future;
 use std::time::Duration;
@@ -60,10 +62,13 @@ pub trait Sink: Send + Sync + 'static {
 /// `config.rs` reads its keys; their `Debug` never shows a secret.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum ChannelOptions {}
+pub enum ChannelOptions {
+    /// `type = "webhook"`.
+    Webhook(webhook::config::WebhookConfig),
+}
 
 /// The channel types built into this version.
-pub const BUILT_IN_CHANNELS: &[ChannelType] = &[];
+pub const BUILT_IN_CHANNELS: &[ChannelType] = &[ChannelType::Webhook];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
 /// caller's `finish`, which reports them with a suggestion).
@@ -72,8 +77,8 @@ pub(crate) fn read_channel_options(
     s: &mut Section<'_>,
     p: &mut Problems,
 ) -> Option<ChannelOptions> {
-    #[allow(clippy::match_single_binding)]
     match kind {
+        ChannelType::Webhook => webhook::config::read(s, p).map(ChannelOptions::Webhook),
         other => {
             let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
             p.error(
@@ -96,38 +101,56 @@ pub(crate) fn read_channel_options(
 
 /// The sink of one channel.
 #[non_exhaustive]
-pub enum ChannelSink {}
+pub enum ChannelSink {
+    /// A web hook.
+    Webhook(webhook::WebhookSink),
+}
 
 impl ChannelSink {
     /// Build the sink of `channel` (`agent` is the agent's host_name, for the messages).
     pub fn build(channel: &crate::config::Channel, agent: &str) -> Result<ChannelSink, String> {
-        let _ = agent;
-        match channel.options {}
+        match &channel.options {
+            ChannelOptions::Webhook(c) => {
+                webhook::WebhookSink::build(&channel.name, c, agent).map(ChannelSink::Webhook)
+            }
+        }
     }
 }
 
 impl Sink for ChannelSink {
     fn name(&self) -> String {
-        match *self {}
+        match self {
+            ChannelSink::Webhook(s) => s.name(),
+        }
     }
 
-    fn validate(&self, _entry: &Entry) -> Result<(), SinkError> {
-        match *self {}
+    fn validate(&self, entry: &Entry) -> Result<(), SinkError> {
+        match self {
+            ChannelSink::Webhook(s) => s.validate(entry),
+        }
     }
 
-    fn describe(&self, _entry: &Entry) -> String {
-        match *self {}
+    fn describe(&self, entry: &Entry) -> String {
+        match self {
+            ChannelSink::Webhook(s) => s.describe(entry),
+        }
     }
 
     fn batch_size(&self) -> usize {
-        match *self {}
+        match self {
+            ChannelSink::Webhook(s) => s.batch_size(),
+        }
     }
 
     fn pace(&self) -> Duration {
-        match *self {}
+        match self {
+            ChannelSink::Webhook(s) => s.pace(),
+        }
     }
 
-    async fn deliver_batch(&self, _entries: &[Entry]) -> Result<usize, SinkError> {
-        match *self {}
+    async fn deliver_batch(&self, entries: &[Entry]) -> Result<usize, SinkError> {
+        match self {
+            ChannelSink::Webhook(s) => s.deliver_batch(entries).await,
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! `send_nsca`) on free loopback ports in temp dirs, and stops them by process id on drop.
 #![allow(dead_code)]
 
+pub mod http_double;
 pub mod nagios;
 
 use std::io::Write;
