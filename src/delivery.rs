@@ -25,6 +25,9 @@ use crate::retry::{FailureClass, RetryPolicy, SinkError};
 use crate::sinks::Sink;
 use crate::spool::{Entry, EntryId, Lane, Spool, SpoolError};
 
+/// Entries read from the spool per trip to the blocking pool (at least the batch size).
+const LOAD_WINDOW: usize = 64;
+
 /// How the loop runs.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
@@ -354,93 +357,102 @@ impl<S: Sink> Delivery<S> {
         self.note_listing(&ids);
         let mut total = 0;
         let mut handled = 0;
-        for chunk in ids.chunks(self.config.batch_size) {
+        // Entries are read a window at a time (one trip to the blocking pool for many
+        // entries, also for sinks that take one per batch), then delivered batch by batch.
+        let window = self.config.batch_size.max(LOAD_WINDOW);
+        'pass: for chunk in ids.chunks(window) {
             if is_stopped(shutdown) {
                 return Step::Stop;
             }
-            let (entries, unreadable) = match self.load(chunk.to_vec()).await {
+            let (loaded, unreadable) = match self.load(chunk.to_vec()).await {
                 Ok(x) => x,
                 Err(e) => return Step::Failed(e),
             };
             // Damaged or rejected entries left the spool: that is progress too.
             handled += chunk.len() - unreadable;
-            if entries.is_empty() {
-                continue;
-            }
-            // Pacing: never two batches closer than `pace`, across passes too.
-            if !self.config.pace.is_zero() {
-                let last = *self.last_sent.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(last) = last {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until((last + self.config.pace).into()) => {}
-                        _ = stopped(shutdown) => return Step::Stop,
+            for entries in loaded.chunks(self.config.batch_size) {
+                if is_stopped(shutdown) {
+                    return Step::Stop;
+                }
+                // Pacing: never two batches closer than `pace`, across passes too.
+                if !self.config.pace.is_zero() {
+                    let last = *self.last_sent.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(last) = last {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until((last + self.config.pace).into()) => {}
+                            _ = stopped(shutdown) => return Step::Stop,
+                        }
                     }
+                    *self.last_sent.lock().unwrap_or_else(|e| e.into_inner()) =
+                        Some(Instant::now());
                 }
-                *self.last_sent.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-            }
-            let n = match self.deliver(&entries, shutdown).await {
-                Step::Delivered(0) => {
-                    return Step::Failed(SinkError::retryable(
-                        "sink reported no entry delivered and no error",
-                    ))
+                let n = match self.deliver(entries, shutdown).await {
+                    Step::Delivered(0) => {
+                        return Step::Failed(SinkError::retryable(
+                            "sink reported no entry delivered and no error",
+                        ))
+                    }
+                    Step::Delivered(n) => n.min(entries.len()),
+                    Step::Failed(e) if e.class == FailureClass::Rejected => {
+                        // The first entry's payload was refused (its plain form too): it leaves
+                        // for the quarantine with the reason; the rest are offered again at once.
+                        let id = entries[0].id.clone();
+                        let spool = self.spool.clone();
+                        let why = format!("refused by {}: {}", self.sink.name(), e.message);
+                        let _ = blocking(move || {
+                            spool.reject(&id, &why);
+                            Ok(())
+                        })
+                        .await;
+                        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                        self.stats.touch();
+                        return Step::Delivered(total);
+                    }
+                    other => return other,
+                };
+                let acked: Vec<EntryId> = entries[..n].iter().map(|e| e.id.clone()).collect();
+                let spool = self.spool.clone();
+                if let Err(e) =
+                    blocking(move || acked.iter().try_for_each(|id| spool.ack(id))).await
+                {
+                    // Delivered but still spooled: back off rather than resend in a loop.
+                    return Step::Failed(e);
                 }
-                Step::Delivered(n) => n.min(entries.len()),
-                Step::Failed(e) if e.class == FailureClass::Rejected => {
-                    // The first entry's payload was refused (its plain form too): it leaves
-                    // for the quarantine with the reason; the rest are offered again at once.
-                    let id = entries[0].id.clone();
-                    let spool = self.spool.clone();
-                    let why = format!("refused by {}: {}", self.sink.name(), e.message);
-                    let _ = blocking(move || {
-                        spool.reject(&id, &why);
-                        Ok(())
-                    })
-                    .await;
-                    self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                    self.stats.touch();
-                    return Step::Delivered(total);
+                let sink = self.sink.name();
+                for e in &entries[..n] {
+                    tracing::info!(
+                        destination = %sink,
+                        job = %e.outcome.job,
+                        state = e.outcome.status.nagios_label(),
+                        "delivered {} {} to {sink}: {}",
+                        e.outcome.job,
+                        e.outcome.status.nagios_label(),
+                        self.sink.describe(e)
+                    );
                 }
-                other => return other,
-            };
-            let acked: Vec<EntryId> = entries[..n].iter().map(|e| e.id.clone()).collect();
-            let spool = self.spool.clone();
-            if let Err(e) = blocking(move || acked.iter().try_for_each(|id| spool.ack(id))).await {
-                // Delivered but still spooled: back off rather than resend in a loop.
-                return Step::Failed(e);
-            }
-            let sink = self.sink.name();
-            for e in &entries[..n] {
-                tracing::info!(
-                    destination = %sink,
-                    job = %e.outcome.job,
-                    state = e.outcome.status.nagios_label(),
-                    "delivered {} {} to {sink}: {}",
-                    e.outcome.job,
-                    e.outcome.status.nagios_label(),
-                    self.sink.describe(e)
-                );
-            }
-            total += n;
-            self.stats.delivered.fetch_add(n as u64, Ordering::Relaxed);
-            *self
-                .stats
-                .last_delivery
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(Utc::now());
-            let _ = self
-                .stats
-                .pending
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                    Some(p.saturating_sub(n as u64))
-                });
-            self.stats.touch();
-            if n < entries.len() {
-                break; // list again: the rest go at once, and fail into the backoff if need be
-            }
-
-            if chunk.last().is_some_and(|id| id.lane() == Lane::Bulk) && self.spool.take_urgent() {
-                tracing::debug!(destination = %sink, "a fresh result arrived: listing again before more bulk entries");
-                break;
+                total += n;
+                self.stats.delivered.fetch_add(n as u64, Ordering::Relaxed);
+                *self
+                    .stats
+                    .last_delivery
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(Utc::now());
+                let _ =
+                    self.stats
+                        .pending
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                            Some(p.saturating_sub(n as u64))
+                        });
+                self.stats.touch();
+                if n < entries.len() {
+                    break 'pass; // list again: the rest go at once, and fail into the backoff if need be
+                }
+                if entries.last().is_some_and(|e| e.id.lane() == Lane::Bulk)
+                    && self.spool.take_urgent()
+                {
+                    tracing::debug!(destination = %sink, "a fresh result arrived: listing again before more bulk entries");
+                    break 'pass;
+                }
             }
         }
         if handled == 0 {

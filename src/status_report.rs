@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::agent::cadence::Cadence;
-use crate::agent::health::{count_files, DestinationHealth, Health, WatchProblem};
+use crate::agent::health::{quarantine, DestinationHealth, Health, WatchProblem};
 use crate::agent::status_file::StatusFile;
 use crate::config::Config;
 use crate::outcome::Status;
@@ -144,6 +144,7 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> Report {
                 last_error: None,
                 last_error_at: None,
                 quarantined: 0,
+                last_quarantine: None,
                 unreadable: Default::default(),
                 dead: None,
             });
@@ -153,7 +154,7 @@ pub fn gather(config: &Config, now: DateTime<Utc>) -> Report {
             .map(EntryId::micros)
             .min()
             .and_then(|m| DateTime::from_timestamp_micros(m as i64));
-        d.quarantined = count_files(&dir.join("quarantine"));
+        (d.quarantined, d.last_quarantine) = quarantine(&dir.join("quarantine"));
         destinations.push(d);
     }
     let inbox = list_entries(&state_dir.join("spool/inbox/new")).len() as u64;
@@ -341,13 +342,17 @@ impl Report {
             if d.quarantined > 0 {
                 let _ = writeln!(
                     out,
-                    "    {} quarantined in {}",
+                    "    {} quarantined in {}{}",
                     d.quarantined,
                     self.state_dir
                         .join("spool")
                         .join(&d.name)
                         .join("quarantine")
-                        .display()
+                        .display(),
+                    d.last_quarantine
+                        .as_deref()
+                        .map(|r| format!(" (last: {r})"))
+                        .unwrap_or_default()
                 );
             }
             for (name, why) in &d.unreadable {

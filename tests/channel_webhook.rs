@@ -86,9 +86,14 @@ fn status(s: &Setup) -> (i32, String, Value) {
     )
 }
 
+/// Entries in `spool/hook/<dir>` (a quarantined entry's `.why` file not counted).
 fn hook_spool(s: &Setup, dir: &str) -> usize {
     std::fs::read_dir(s.state.join("spool/hook").join(dir))
-        .map(|d| d.count())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| !e.file_name().to_string_lossy().ends_with(".why"))
+                .count()
+        })
         .unwrap_or(0)
 }
 

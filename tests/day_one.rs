@@ -354,6 +354,11 @@ fn a_resolved_problem_turns_the_heartbeat_ok_again() {
     assert!(hb.output.contains("link.json"), "{}", hb.output);
     // Resolved: the symlink goes, and nagios-config (re)defines a service for the new job.
     std::fs::remove_file(s.watched.join("link.json")).unwrap();
+    // nagios-config reads the jobs the agent saved (within a second of seeing them).
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::fs::read_to_string(s.state.join("cadence.json"))
+            .is_ok_and(|c| c.contains("adhoc-export"))
+    }));
     let out = nagbridge(&["nagios-config", "-c", s.config.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("service_description     backup adhoc-export"));

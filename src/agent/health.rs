@@ -45,6 +45,9 @@ pub struct DestinationHealth {
     pub last_error_at: Option<DateTime<Utc>>,
     /// Files in its `quarantine/` directory (damaged or refused entries, kept for the admin).
     pub quarantined: u64,
+    /// When and why the newest one was quarantined.
+    #[serde(default)]
+    pub last_quarantine: Option<String>,
     /// Entries that cannot be read (skipped; the others go on): name -> why.
     pub unreadable: BTreeMap<String, String>,
     /// Why the destination is dead (its delivery stopped until the config is reloaded).
@@ -54,7 +57,8 @@ pub struct DestinationHealth {
 
 impl DestinationHealth {
     /// From a destination's counters and its quarantine directory.
-    pub fn of(name: &str, describe: &str, stats: &StatsSnapshot, quarantine: &Path) -> Self {
+    pub fn of(name: &str, describe: &str, stats: &StatsSnapshot, quarantine_dir: &Path) -> Self {
+        let (quarantined, last_quarantine) = quarantine(quarantine_dir);
         DestinationHealth {
             name: name.to_string(),
             describe: describe.to_string(),
@@ -65,18 +69,39 @@ impl DestinationHealth {
             failing: stats.failing,
             last_error: stats.last_error.clone(),
             last_error_at: stats.last_error_at,
-            quarantined: count_files(quarantine),
+            quarantined,
+            last_quarantine,
             unreadable: stats.unreadable.clone(),
             dead: stats.dead.clone(),
         }
     }
 }
 
-/// Files in `dir` (0 when it cannot be read).
-pub fn count_files(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|d| d.filter_map(Result::ok).count() as u64)
-        .unwrap_or(0)
+/// Quarantined entries in `dir` (their `.why` files not counted; 0 when it cannot be read),
+/// and the newest reason.
+pub fn quarantine(dir: &Path) -> (u64, Option<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return (0, None);
+    };
+    let mut count = 0;
+    let mut newest: Option<(std::time::SystemTime, std::path::PathBuf)> = None;
+    for e in rd.filter_map(Result::ok) {
+        let name = e.file_name();
+        if name.to_string_lossy().ends_with(crate::spool::WHY_SUFFIX) {
+            let t = e.metadata().and_then(|m| m.modified()).ok();
+            if let Some(t) = t {
+                if newest.as_ref().is_none_or(|(n, _)| t > *n) {
+                    newest = Some((t, e.path()));
+                }
+            }
+        } else {
+            count += 1;
+        }
+    }
+    let reason = newest
+        .and_then(|(_, p)| std::fs::read_to_string(p).ok())
+        .map(|r| r.trim().to_string());
+    (count, reason)
 }
 
 /// A watched path that cannot be watched now.
@@ -136,10 +161,14 @@ impl Health {
         for d in &self.destinations {
             if d.quarantined > 0 {
                 out.push(format!(
-                    "{} {} quarantined in spool/{}/quarantine (never delivered; see nagbridge status)",
+                    "{} {} quarantined in spool/{}/quarantine (never delivered; see nagbridge status){}",
                     d.quarantined,
                     plural(d.quarantined, "outcome", "outcomes"),
-                    d.name
+                    d.name,
+                    d.last_quarantine
+                        .as_deref()
+                        .map(|r| format!(", last: {r}"))
+                        .unwrap_or_default()
                 ));
             }
             if let Some((name, why)) = d.unreadable.iter().next() {
@@ -231,6 +260,7 @@ mod tests {
             last_error: None,
             last_error_at: None,
             quarantined: 0,
+            last_quarantine: None,
             unreadable: BTreeMap::new(),
             dead: None,
         }

@@ -58,6 +58,9 @@ pub use entry::{Entry, EntryError, EntryId, Lane};
 use crate::outcome::Outcome;
 use crate::state::Ownership;
 
+/// Beside each quarantined entry, a file with this suffix says when and why.
+pub const WHY_SUFFIX: &str = ".why";
+
 /// Longest destination name (it is a directory name).
 pub const MAX_DEST_LEN: usize = 100;
 
@@ -490,12 +493,19 @@ impl Spool {
         let moved = fs::rename(path, &target).and_then(|()| sync_dir(&self.inner.new));
         let dest = &self.inner.dest;
         match moved {
-            Ok(()) => tracing::warn!(
-                spool = %dest,
-                file = %path.display(),
-                quarantine = %target.display(),
-                "spool entry quarantined: {reason}"
-            ),
+            Ok(()) => {
+                // Why, beside it, for `nagbridge status` and the admin (best effort).
+                let why = self.inner.quarantine.join(format!("{name}{WHY_SUFFIX}"));
+                if fs::write(&why, format!("{} {reason}\n", Utc::now().to_rfc3339())).is_ok() {
+                    self.inner.ownership.apply(&why);
+                }
+                tracing::warn!(
+                    spool = %dest,
+                    file = %path.display(),
+                    quarantine = %target.display(),
+                    "spool entry quarantined: {reason}"
+                )
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => return,
             Err(e) => {
                 // Do not try again on every pass: skip it for the life of this process.

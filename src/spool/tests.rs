@@ -190,7 +190,20 @@ fn spool_crash_state_fixtures_are_quarantined_once() {
         .collect();
     expect.push("stray.json".into());
     expect.sort();
-    assert_eq!(files(spool.quarantine_dir()), expect);
+    let quarantined = files(spool.quarantine_dir());
+    let (entries, why): (Vec<String>, Vec<String>) = quarantined
+        .into_iter()
+        .partition(|f| !f.ends_with(WHY_SUFFIX));
+    assert_eq!(entries, expect);
+    // Each one says when and why, beside it.
+    assert_eq!(why.len(), expect.len());
+    let reason = fs::read_to_string(
+        spool
+            .quarantine_dir()
+            .join(format!("{}{WHY_SUFFIX}", expect[0])),
+    )
+    .unwrap();
+    assert!(reason.contains("entry is truncated"), "{reason}");
     assert_eq!(spool.pending().unwrap(), good);
     for (needle, what) in [
         ("entry is truncated", "truncated"),

@@ -82,10 +82,13 @@ format = "native"
         }
     }
 
-    /// Files in the spool's quarantine.
+    /// Entries in the spool's quarantine (not their `.why` files).
     pub fn quarantined(&self) -> usize {
         match fs::read_dir(self.state.join("spool/nsca/quarantine")) {
-            Ok(rd) => rd.count(),
+            Ok(rd) => rd
+                .filter_map(Result::ok)
+                .filter(|e| !e.file_name().to_string_lossy().ends_with(".why"))
+                .count(),
             Err(_) => 0,
         }
     }
