@@ -116,10 +116,49 @@ pub async fn run() -> Result<()> {
         got.len(),
         SAMPLES.len()
     );
+    // What the channels would receive (rendered here, nothing is sent).
+    let failed = SAMPLES
+        .iter()
+        .find(|(name, _)| name.starts_with("vzdump"))
+        .map(|(name, body)| {
+            let meta = crate::formats::FileMeta::for_path(&format!("/var/log/nagbridge/{name}"));
+            let options = crate::formats::Options {
+                job: meta.file_stem.clone(),
+                ..Default::default()
+            };
+            crate::formats::parse(
+                crate::formats::Format::Auto,
+                &crate::formats::Input {
+                    bytes: body.as_bytes(),
+                    meta: &meta,
+                    exit_code: None,
+                    options: &options,
+                    complete: true,
+                },
+            )
+            .outcomes
+        })
+        .and_then(|mut o| (!o.is_empty()).then(|| o.remove(0)));
+    if let Some(o) = failed {
+        println!(
+            "\n5. The same outcomes go to each [[channel]] whose `when` rule takes them. What each \
+             kind of channel would receive for the vzdump failure (rendered here, nothing sent):"
+        );
+        for (what, payload) in crate::sinks::previews(&o, "backup01") {
+            println!("\n   {what}:\n");
+            for line in payload.lines() {
+                println!("     {line}");
+            }
+        }
+    }
     println!("\nNext steps:");
     println!("  nagbridge check-config -c /etc/nagbridge/nagbridge.toml   # validate your config (see nagios-examples/)");
     println!("  nagbridge nagios-config -c /etc/nagbridge/nagbridge.toml  # Nagios services with freshness for your jobs");
     println!("  nagbridge run -c /etc/nagbridge/nagbridge.toml            # the agent");
+    println!("  nagbridge test -c /etc/nagbridge/nagbridge.toml           # a sample result to NSCA and every channel");
+    println!(
+        "  nagbridge status -c /etc/nagbridge/nagbridge.toml         # what is pending or failing"
+    );
     println!("  nagbridge send --help                                     # drop-in for send_nsca");
     Ok(())
 }

@@ -154,3 +154,18 @@ impl Sink for ChannelSink {
         }
     }
 }
+
+/// What each kind of channel built in would receive for `o` reported by `agent`, with its
+/// default settings: (what it is, the payload as text). Pure: nothing is sent (`demo`).
+pub fn previews(o: &crate::outcome::Outcome, agent: &str) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let body = webhook::render::default_body(o, agent);
+    let pretty = serde_json::from_slice::<serde_json::Value>(&body)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+    out.push((
+        "webhook: the JSON body POSTed (default, no template)",
+        pretty,
+    ));
+    out
+}
