@@ -9,6 +9,7 @@
 //! does those.
 
 pub mod content;
+pub mod email;
 pub mod nsca;
 
 use std::future::Future;
@@ -60,10 +61,13 @@ pub trait Sink: Send + Sync + 'static {
 /// `config.rs` reads its keys; their `Debug` never shows a secret.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum ChannelOptions {}
+pub enum ChannelOptions {
+    /// `type = "email"`.
+    Email(email::config::EmailConfig),
+}
 
 /// The channel types built into this version.
-pub const BUILT_IN_CHANNELS: &[ChannelType] = &[];
+pub const BUILT_IN_CHANNELS: &[ChannelType] = &[ChannelType::Email];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
 /// caller's `finish`, which reports them with a suggestion).
@@ -72,8 +76,8 @@ pub(crate) fn read_channel_options(
     s: &mut Section<'_>,
     p: &mut Problems,
 ) -> Option<ChannelOptions> {
-    #[allow(clippy::match_single_binding)]
     match kind {
+        ChannelType::Email => email::config::read(s, p).map(ChannelOptions::Email),
         other => {
             let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
             p.error(
@@ -96,38 +100,56 @@ pub(crate) fn read_channel_options(
 
 /// The sink of one channel.
 #[non_exhaustive]
-pub enum ChannelSink {}
+pub enum ChannelSink {
+    /// An email channel.
+    Email(email::EmailSink),
+}
 
 impl ChannelSink {
     /// Build the sink of `channel` (`agent` is the agent's host_name, for the messages).
     pub fn build(channel: &crate::config::Channel, agent: &str) -> Result<ChannelSink, String> {
-        let _ = agent;
-        match channel.options {}
+        match &channel.options {
+            ChannelOptions::Email(c) => {
+                email::EmailSink::new(c.clone(), &channel.name, agent).map(ChannelSink::Email)
+            }
+        }
     }
 }
 
 impl Sink for ChannelSink {
     fn name(&self) -> String {
-        match *self {}
+        match self {
+            ChannelSink::Email(s) => s.name(),
+        }
     }
 
-    fn validate(&self, _entry: &Entry) -> Result<(), SinkError> {
-        match *self {}
+    fn validate(&self, entry: &Entry) -> Result<(), SinkError> {
+        match self {
+            ChannelSink::Email(s) => s.validate(entry),
+        }
     }
 
-    fn describe(&self, _entry: &Entry) -> String {
-        match *self {}
+    fn describe(&self, entry: &Entry) -> String {
+        match self {
+            ChannelSink::Email(s) => s.describe(entry),
+        }
     }
 
     fn batch_size(&self) -> usize {
-        match *self {}
+        match self {
+            ChannelSink::Email(s) => s.batch_size(),
+        }
     }
 
     fn pace(&self) -> Duration {
-        match *self {}
+        match self {
+            ChannelSink::Email(s) => s.pace(),
+        }
     }
 
-    async fn deliver_batch(&self, _entries: &[Entry]) -> Result<usize, SinkError> {
-        match *self {}
+    async fn deliver_batch(&self, entries: &[Entry]) -> Result<usize, SinkError> {
+        match self {
+            ChannelSink::Email(s) => s.deliver_batch(entries).await,
+        }
     }
 }
