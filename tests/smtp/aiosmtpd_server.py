@@ -26,14 +26,14 @@ import os
 import signal
 import ssl
 import sys
+import logging
 import time
-import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-# aiosmtpd itself sets the deprecated attribute on every AUTH.
-warnings.filterwarnings("ignore", message="Session.login_data")
+# aiosmtpd itself logs a deprecation warning (Session.login_data) on every AUTH.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 GMAIL_CHALLENGE = json.dumps(
     {"status": "401", "schemes": "Bearer", "scope": "https://mail.google.com/"},
