@@ -367,6 +367,8 @@ impl Postfix {
              smtpd_tls_cert_file = {cert}\n\
              smtpd_tls_key_file = {key}\n\
              smtpd_tls_security_level = encrypt\n\
+             smtpd_tls_received_header = yes\n\
+             smtpd_tls_loglevel = 1\n\
              biff = no\n",
             q = d.join("queue").display(),
             data = d.join("data").display(),
@@ -399,6 +401,7 @@ impl Postfix {
              lmtp unix - - n - - lmtp\n\
              anvil unix - - n - 1 anvil\n\
              scache unix - - n - 1 scache\n\
+             tlsmgr unix - - n 1000? 1 tlsmgr\n\
              postlog unix-dgram n - n - 1 postlogd\n"
         );
         std::fs::write(d.join("conf/master.cf"), master).unwrap();
