@@ -186,6 +186,20 @@ async fn email_implicit_tls() {
     assert_eq!(deliver(&s, &[entry(1, "j", "warning")]).await, Ok(1));
     assert_eq!(smtpd.messages()[0]["tls"], true);
     assert_eq!(smtpd.messages()[0]["login"], "carol");
+    // The certificate is checked on this path too.
+    let untrusted = sink(&format!(
+        "server = \"localhost:{}\"\nsecurity = \"tls\"\nusername = \"carol\"\npassword = \"pw\"\n",
+        smtpd.port
+    ));
+    let e = deliver(&untrusted, &[entry(2, "j", "warning")])
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, FailureClass::Config, "{e}");
+    assert!(
+        e.message.contains("invalid peer certificate") && e.message.contains("ca_file"),
+        "{e}"
+    );
+    assert_eq!(smtpd.auths().len(), 1);
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ a line in OUT/auth.jsonl.
 import argparse
 import asyncio
 import base64
+import email
+import email.policy
 import json
 import os
 import signal
@@ -140,6 +142,9 @@ class Handler:
                 "rcpt_tos": envelope.rcpt_tos,
                 "tls": tls,
                 "login": login,
+                "subject": str(
+                    email.message_from_bytes(content, policy=email.policy.default)["Subject"]
+                ),
             },
         )
         return "250 2.0.0 OK queued as " + name

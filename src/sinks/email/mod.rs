@@ -40,14 +40,26 @@ pub mod render;
 
 use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use base64::Engine;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailParameter};
 use lettre::Message;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
 
 use super::{Sink, SinkError};
 use crate::sinks::content::Notice;
@@ -63,7 +75,10 @@ pub struct EmailSink {
     config: EmailConfig,
     channel: String,
     agent: String,
+    /// STARTTLS (lettre's upgrade).
     tls: Option<TlsParameters>,
+    /// Implicit TLS.
+    implicit: Option<TlsConnector>,
     hello: ClientId,
     tokens: Option<TokenSource>,
 }
@@ -143,6 +158,77 @@ fn auth_dead(what: &str, text: &str) -> SinkError {
     SinkError::dead(format!("{what}: {text}{hint}"))
 }
 
+/// A failed TLS handshake: an untrusted or mismatched certificate is a config problem, the
+/// rest (a reset in the middle) may go away.
+fn tls_error(step: &str, text: &str) -> SinkError {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("handshake") || lower.contains("dns name") {
+        return SinkError::permanent(format!(
+            "{step}: TLS failed: {text} (is the certificate valid for this server name? set \
+             ca_file for a private CA)"
+        ));
+    }
+    SinkError::retryable(format!("{step}: {text}"))
+}
+
+/// A TLS connection from the first byte (`security = "tls"`), as lettre's connection wants it.
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncRead for ImplicitTls {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ImplicitTls {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+/// The roots every TLS connection trusts: the public ones (webpki-roots, the same as lettre's)
+/// and those of `ca_file`.
+fn rustls_config(ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("ca_file: {e}"))?;
+            roots.add(cert).map_err(|e| format!("ca_file: {e}"))?;
+        }
+    }
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// Classify an error of a step that is not about the message (connect, TLS, EHLO).
 fn transport_error(step: &str, e: &lettre::transport::smtp::Error) -> SinkError {
     let text = reply(e);
@@ -178,19 +264,28 @@ impl EmailSink {
                 .collect::<Vec<_>>()
                 .join("; ")
         })?;
-        let tls = match config.security {
-            Security::None => None,
-            Security::Starttls | Security::Tls => {
+        let ca_pem = match &config.ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("ca_file: cannot read {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        let (tls, implicit) = match config.security {
+            Security::None => (None, None),
+            Security::Starttls => {
                 let mut b = TlsParameters::builder(config.host.clone());
-                if let Some(path) = &config.ca_file {
-                    let pem = std::fs::read(path)
-                        .map_err(|e| format!("ca_file: cannot read {}: {e}", path.display()))?;
-                    let cert = Certificate::from_pem(&pem)
-                        .map_err(|e| format!("ca_file {}: {e}", path.display()))?;
+                if let Some(pem) = &ca_pem {
+                    let cert = Certificate::from_pem(pem).map_err(|e| format!("ca_file: {e}"))?;
                     b = b.add_root_certificate(cert);
                 }
-                Some(b.build_rustls().map_err(|e| format!("TLS settings: {e}"))?)
+                let tls = b.build_rustls().map_err(|e| format!("TLS settings: {e}"))?;
+                (Some(tls), None)
             }
+            Security::Tls => (
+                None,
+                Some(TlsConnector::from(rustls_config(ca_pem.as_deref())?)),
+            ),
         };
         let tokens = match &config.oauth2 {
             Some(o) => Some(TokenSource::new(
@@ -204,6 +299,7 @@ impl EmailSink {
             channel: channel.to_string(),
             agent: agent.to_string(),
             tls,
+            implicit,
             hello: ClientId::default(),
             tokens,
             config,
@@ -231,24 +327,65 @@ impl EmailSink {
         }
     }
 
+    /// A TCP connection to the server with Nagle's algorithm off: lettre writes the end of a
+    /// message (`CRLF.CRLF`) apart from its body, and with Nagle on that small write waits for
+    /// the server's delayed ACK (40 ms on Linux) for every message.
+    async fn tcp(&self, step: &str) -> Result<TcpStream, SinkError> {
+        let t = self.config.timeout;
+        let target = (self.config.host.as_str(), self.config.port);
+        let addrs = match tokio::time::timeout(t, tokio::net::lookup_host(target)).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(e)) => return Err(SinkError::retryable(format!("{step}: {e}"))),
+            Err(_) => {
+                return Err(SinkError::retryable(format!(
+                    "{step}: name lookup timed out"
+                )))
+            }
+        };
+        let mut last = "the name has no address".to_string();
+        for addr in addrs {
+            match tokio::time::timeout(t, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Ok(Err(e)) => last = format!("{addr}: {e}"),
+                Err(_) => last = format!("{addr}: timed out"),
+            }
+        }
+        Err(SinkError::retryable(format!("{step}: {last}")))
+    }
+
     /// Connect and protect the connection as configured (nothing is sent before TLS unless
     /// `security = "none"`).
     async fn connect(&self) -> Result<AsyncSmtpConnection, SinkError> {
         let addr = self.config.address();
-        let implicit = match self.config.security {
-            Security::Tls => self.tls.clone(),
-            _ => None,
+        let step = format!("connecting to {addr}");
+        let tcp = self.tcp(&step).await?;
+        let stream: Box<dyn AsyncTokioStream> = match (&self.config.security, &self.implicit) {
+            (Security::Tls, Some(tls)) => {
+                let name = ServerName::try_from(self.config.host.clone()).map_err(|_| {
+                    SinkError::permanent(format!(
+                        "{:?} is not a valid TLS server name",
+                        self.config.host
+                    ))
+                })?;
+                match tokio::time::timeout(self.config.timeout, tls.connect(name, tcp)).await {
+                    Ok(Ok(s)) => Box::new(ImplicitTls(s)),
+                    Ok(Err(e)) => {
+                        return Err(tls_error(&format!("TLS with {addr}"), &e.to_string()))
+                    }
+                    Err(_) => {
+                        return Err(SinkError::retryable(format!("TLS with {addr}: timed out")))
+                    }
+                }
+            }
+            _ => Box::new(tcp),
         };
         let mut conn = self
             .timed(
-                &format!("connecting to {addr}"),
-                AsyncSmtpConnection::connect_tokio1(
-                    (self.config.host.as_str(), self.config.port),
-                    Some(self.config.timeout),
-                    &self.hello,
-                    implicit,
-                    None,
-                ),
+                &step,
+                AsyncSmtpConnection::connect_with_transport(stream, &self.hello),
             )
             .await?;
         if self.config.security == Security::Starttls {
