@@ -655,11 +655,31 @@ host_name = "h"
 server = "n"
 encryption = "aes256"
 password = "inline-secret-9d2e"
+[[channel]]
+name = "mail"
+type = "email"
+server = "smtp.example.com"
+username = "u"
+password = "smtp-secret-61aa"
+from = "a@example.com"
+to = ["b@example.com"]
+[[channel]]
+name = "mail-oauth"
+type = "email"
+server = "smtp.gmail.com"
+from = "a@example.com"
+to = ["b@example.com"]
+oauth2 = { provider = "google", client_id = "cid", client_secret = "oauth-secret-40c7", refresh_token = { env = "NAGBRIDGE_TEST_DEBUG_SECRET" } }
 "#,
     );
     // Each channel type adds its secrets here (its config's Debug must redact them).
     let debug = format!("{c:?} {c:#?}");
-    let secrets: &[&str] = &["inline-secret-9d2e"];
+    let secrets: &[&str] = &[
+        "inline-secret-9d2e",
+        "smtp-secret-61aa",
+        "oauth-secret-40c7",
+        "env-secret-5b1f",
+    ];
     for secret in secrets {
         assert!(!debug.contains(secret), "{secret} in {debug}");
     }
