@@ -245,6 +245,18 @@ async fn email_wrong_password_is_dead_and_basic_auth_disabled_says_why() {
         "{e}"
     );
     assert!(e.message.contains("use an oauth2 table"), "{e}");
+
+    // No login configured where the server wants one.
+    let strict = Smtpd::start(&ca, &["--user", "alice:right", "--auth-required"]);
+    let s = sink(&starttls_keys(&ca, strict.port));
+    let e = deliver(&s, &[entry(1, "j", "failure")]).await.unwrap_err();
+    assert_eq!(e.class, FailureClass::Dead, "{e}");
+    assert!(
+        e.message
+            .contains("refused the sender <nagbridge@example.com>: 530 5.7.0"),
+        "{e}"
+    );
+    assert!(e.message.contains("the server wants a login"), "{e}");
 }
 
 #[tokio::test]

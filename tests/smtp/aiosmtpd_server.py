@@ -10,6 +10,7 @@ a line in OUT/auth.jsonl.
   --auth-anytime                 offer AUTH before TLS too (default: only over TLS)
   --user LOGIN:PASSWORD          accepted for AUTH PLAIN and LOGIN (repeatable)
   --no-plain                     do not offer AUTH PLAIN (so LOGIN is used)
+  --auth-required                refuse MAIL before a login (530 5.7.0)
   --login-fail MSG               reply to a refused PLAIN/LOGIN (default 535 5.7.8 ...)
   --xoauth2 TOKEN                offer XOAUTH2 and accept this bearer token (repeatable);
                                  any other token gets Gmail's 334 JSON challenge, then 535
@@ -161,6 +162,7 @@ def main():
     p.add_argument("--auth-anytime", action="store_true")
     p.add_argument("--user", action="append", default=[])
     p.add_argument("--no-plain", action="store_true")
+    p.add_argument("--auth-required", action="store_true")
     p.add_argument("--login-fail")
     p.add_argument("--xoauth2", action="append", default=[])
     p.add_argument("--reject-html")
@@ -185,6 +187,7 @@ def main():
         port=args.port,
         authenticator=handler.authenticator,
         auth_exclude_mechanism=exclude,
+        auth_required=args.auth_required,
         # aiosmtpd does not know that an implicit-TLS session is encrypted: AUTH would never
         # be offered there with auth_require_tls.
         auth_require_tls=not (args.auth_anytime or args.tls == "implicit"),

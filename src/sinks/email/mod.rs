@@ -612,6 +612,7 @@ impl EmailSink {
             options.push(MailParameter::SmtpUtfEight);
         }
         let t = self.config.timeout;
+        let logged_in = self.config.password.is_some() || self.tokens.is_some();
         let timeout = |step: &str| {
             Failure::Other(SinkError::retryable(format!(
                 "{step}: timed out after {}",
@@ -627,6 +628,7 @@ impl EmailSink {
                 return Err(Failure::Other(refused(
                     &format!("{addr} refused the sender <{sender}>"),
                     &e,
+                    logged_in,
                 )))
             }
         }
@@ -638,6 +640,7 @@ impl EmailSink {
                     return Err(Failure::Other(refused(
                         &format!("{addr} refused the recipient <{to}>"),
                         &e,
+                        logged_in,
                     )))
                 }
             }
@@ -645,7 +648,13 @@ impl EmailSink {
         match tokio::time::timeout(t, conn.command(Data)).await {
             Err(_) => return Err(timeout("DATA")),
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(Failure::Other(refused(&format!("{addr} refused DATA"), &e))),
+            Ok(Err(e)) => {
+                return Err(Failure::Other(refused(
+                    &format!("{addr} refused DATA"),
+                    &e,
+                    logged_in,
+                )))
+            }
         }
         match tokio::time::timeout(t, conn.message(&bytes)).await {
             Err(_) => Err(timeout("sending the message")),
@@ -712,18 +721,18 @@ impl EmailSink {
 
 /// A refused MAIL, RCPT or DATA: 4xx retryable, a login refusal dead, other 5xx dead (every
 /// message would be refused the same way).
-fn refused(what: &str, e: &lettre::transport::smtp::Error) -> SinkError {
+fn refused(what: &str, e: &lettre::transport::smtp::Error, logged_in: bool) -> SinkError {
     let text = reply(e);
     if e.is_transient() {
         SinkError::retryable(format!("{what}: {text}"))
     } else if e.is_permanent() {
         if is_auth_refusal(code_of(e), &text) {
-            auth_dead(
-                what,
-                &format!(
-                    "{text} (does the server need a login? set username and password, or oauth2)"
-                ),
-            )
+            let hint = if logged_in {
+                ""
+            } else {
+                " (the server wants a login: set username and password, or oauth2)"
+            };
+            auth_dead(what, &format!("{text}{hint}"))
         } else {
             SinkError::dead(format!("{what}: {text}"))
         }
