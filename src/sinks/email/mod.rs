@@ -102,21 +102,9 @@ impl fmt::Display for Line {
     }
 }
 
-/// Why one login or one transaction did not work.
-enum Failure {
-    /// The server refused the message itself (5xx after DATA): try the text-only form.
-    MessageRefused(String),
-    /// The server rejected the XOAUTH2 token.
-    TokenRejected(String),
-    /// Anything else, classified.
-    Other(SinkError),
-}
-
-impl From<SinkError> for Failure {
-    fn from(e: SinkError) -> Failure {
-        Failure::Other(e)
-    }
-}
+/// The server's answer that is not a transport failure: a rejected token (XOAUTH2), or a
+/// refused message (5xx after DATA), with the reply.
+type Refusal = Result<(), String>;
 
 /// A reply as `535 5.7.8 text` (lettre shows `permanent error (535): 5.7.8 text`).
 fn reply(e: &lettre::transport::smtp::Error) -> String {
@@ -499,36 +487,25 @@ impl EmailSink {
                 )));
             }
             let token = tokens.token().await?;
-            match self.xoauth2(&mut conn, &user, &token.secret).await {
-                Ok(()) => {}
-                Err(Failure::TokenRejected(first)) => {
+            if let Err(first) = self.xoauth2(&mut conn, &user, &token.secret).await? {
+                conn.abort().await;
+                tracing::info!(
+                    channel = %self.channel,
+                    "the SMTP server rejected the OAuth2 token ({first}); fetching a new one"
+                );
+                let token = tokens.refresh().await?;
+                conn = self.connect().await?;
+                if let Err(again) = self.xoauth2(&mut conn, &user, &token.secret).await? {
                     conn.abort().await;
-                    tracing::info!(
-                        channel = %self.channel,
-                        "the SMTP server rejected the OAuth2 token ({first}); fetching a new one"
-                    );
-                    let token = tokens.refresh().await?;
-                    conn = self.connect().await?;
-                    match self.xoauth2(&mut conn, &user, &token.secret).await {
-                        Ok(()) => {}
-                        Err(Failure::TokenRejected(again)) => {
-                            conn.abort().await;
-                            return Err(auth_dead(
-                                &format!(
-                                    "{} rejected a freshly fetched OAuth2 token for {user:?} \
-                                     (from {})",
-                                    self.config.address(),
-                                    tokens.endpoint()
-                                ),
-                                &again,
-                            ));
-                        }
-                        Err(Failure::Other(e)) => return Err(e),
-                        Err(Failure::MessageRefused(m)) => return Err(SinkError::retryable(m)),
-                    }
+                    return Err(auth_dead(
+                        &format!(
+                            "{} rejected a freshly fetched OAuth2 token for {user:?} (from {})",
+                            self.config.address(),
+                            tokens.endpoint()
+                        ),
+                        &again,
+                    ));
                 }
-                Err(Failure::Other(e)) => return Err(e),
-                Err(Failure::MessageRefused(m)) => return Err(SinkError::retryable(m)),
             }
         }
         Ok(conn)
@@ -540,7 +517,7 @@ impl EmailSink {
         conn: &mut AsyncSmtpConnection,
         user: &str,
         token: &str,
-    ) -> Result<(), Failure> {
+    ) -> Result<Refusal, SinkError> {
         let ir = base64::engine::general_purpose::STANDARD
             .encode(format!("user={user}\x01auth=Bearer {token}\x01\x01"));
         let step = format!("AUTH XOAUTH2 as {user:?}");
@@ -551,7 +528,7 @@ impl EmailSink {
         .await
         .map_err(|_| SinkError::retryable(format!("{step}: timed out")))?;
         match first {
-            Ok(r) if r.has_code(235) => Ok(()),
+            Ok(r) if r.has_code(235) => Ok(Ok(())),
             Ok(r) if r.has_code(334) => {
                 // The error details, base64 JSON: {"status":"401","schemes":"Bearer",...}.
                 let detail = r
@@ -573,27 +550,26 @@ impl EmailSink {
                             Err(e) => reply(&e),
                         })
                         .unwrap_or_default();
-                Err(Failure::TokenRejected(
-                    format!("334 {detail} then {last}").trim().to_string(),
-                ))
+                Ok(Err(format!("334 {detail} then {last}").trim().to_string()))
             }
-            Ok(r) => Err(Failure::Other(SinkError::retryable(format!(
+            Ok(r) => Err(SinkError::retryable(format!(
                 "{step}: unexpected reply {}",
                 r.code()
-            )))),
+            ))),
             Err(e) if e.is_permanent() && is_auth_refusal(code_of(&e), &reply(&e)) => {
-                Err(Failure::TokenRejected(reply(&e)))
+                Ok(Err(reply(&e)))
             }
-            Err(e) => Err(Failure::Other(transport_error(&step, &e))),
+            Err(e) => Err(transport_error(&step, &e)),
         }
     }
 
-    /// One MAIL/RCPT/DATA transaction.
+    /// One MAIL/RCPT/DATA transaction: `Ok(Err(reply))` when the server refused the message
+    /// itself (5xx after DATA).
     async fn transaction(
         &self,
         conn: &mut AsyncSmtpConnection,
         message: &Message,
-    ) -> Result<(), Failure> {
+    ) -> Result<Refusal, SinkError> {
         let envelope = message.envelope();
         let bytes = message.formatted();
         let addr = self.config.address();
@@ -605,19 +581,19 @@ impl EmailSink {
             .any(|a| !AsRef::<str>::as_ref(a).is_ascii());
         if non_ascii {
             if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-                return Err(Failure::Other(SinkError::permanent(format!(
+                return Err(SinkError::permanent(format!(
                     "an address is not ASCII and {addr} does not offer SMTPUTF8"
-                ))));
+                )));
             }
             options.push(MailParameter::SmtpUtfEight);
         }
         let t = self.config.timeout;
         let logged_in = self.config.password.is_some() || self.tokens.is_some();
         let timeout = |step: &str| {
-            Failure::Other(SinkError::retryable(format!(
+            SinkError::retryable(format!(
                 "{step}: timed out after {}",
                 crate::config::duration::format_duration(t)
-            )))
+            ))
         };
         let from = envelope.from().cloned();
         let sender = from.as_ref().map(|a| a.to_string()).unwrap_or_default();
@@ -625,11 +601,8 @@ impl EmailSink {
             Err(_) => return Err(timeout("MAIL FROM")),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                return Err(Failure::Other(refused(
-                    &format!("{addr} refused the sender <{sender}>"),
-                    &e,
-                    logged_in,
-                )))
+                let what = format!("{addr} refused the sender <{sender}>");
+                return Err(refused(&what, &e, logged_in));
             }
         }
         for to in envelope.to() {
@@ -637,40 +610,28 @@ impl EmailSink {
                 Err(_) => return Err(timeout("RCPT TO")),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => {
-                    return Err(Failure::Other(refused(
-                        &format!("{addr} refused the recipient <{to}>"),
-                        &e,
-                        logged_in,
-                    )))
+                    let what = format!("{addr} refused the recipient <{to}>");
+                    return Err(refused(&what, &e, logged_in));
                 }
             }
         }
         match tokio::time::timeout(t, conn.command(Data)).await {
             Err(_) => return Err(timeout("DATA")),
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                return Err(Failure::Other(refused(
-                    &format!("{addr} refused DATA"),
-                    &e,
-                    logged_in,
-                )))
-            }
+            Ok(Err(e)) => return Err(refused(&format!("{addr} refused DATA"), &e, logged_in)),
         }
         match tokio::time::timeout(t, conn.message(&bytes)).await {
             Err(_) => Err(timeout("sending the message")),
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => Ok(Ok(())),
             Ok(Err(e)) if e.is_permanent() => {
                 let text = reply(&e);
                 if is_auth_refusal(code_of(&e), &text) {
-                    Err(Failure::Other(auth_dead(
-                        &format!("{addr} refused the message"),
-                        &text,
-                    )))
+                    Err(auth_dead(&format!("{addr} refused the message"), &text))
                 } else {
-                    Err(Failure::MessageRefused(text))
+                    Ok(Err(text))
                 }
             }
-            Ok(Err(e)) => Err(Failure::Other(transport_error("sending the message", &e))),
+            Ok(Err(e)) => Err(transport_error("sending the message", &e)),
         }
     }
 
@@ -694,11 +655,9 @@ impl EmailSink {
             render::message(&env, &notice, o, &ids, entry.spooled_at, text_only)
                 .map_err(|e| SinkError::permanent(format!("cannot build the message: {e}")))
         };
-        let full = match self.transaction(conn, &build(false)?).await {
+        let full = match self.transaction(conn, &build(false)?).await? {
             Ok(()) => return Ok(()),
-            Err(Failure::MessageRefused(why)) => why,
-            Err(Failure::Other(e)) => return Err(e),
-            Err(Failure::TokenRejected(m)) => return Err(SinkError::retryable(m)),
+            Err(why) => why,
         };
         tracing::warn!(
             channel = %self.channel,
@@ -707,14 +666,12 @@ impl EmailSink {
         );
         // The refused transaction is over; RSET makes sure the next one starts clean.
         let _ = tokio::time::timeout(self.config.timeout, conn.command(Rset)).await;
-        match self.transaction(conn, &build(true)?).await {
+        match self.transaction(conn, &build(true)?).await? {
             Ok(()) => Ok(()),
-            Err(Failure::MessageRefused(why)) => Err(SinkError::rejected(format!(
+            Err(why) => Err(SinkError::rejected(format!(
                 "{} refused the message ({full}) and its plain-text form ({why})",
                 self.config.address()
             ))),
-            Err(Failure::Other(e)) => Err(e),
-            Err(Failure::TokenRejected(m)) => Err(SinkError::retryable(m)),
         }
     }
 }
@@ -775,5 +732,50 @@ impl Sink for EmailSink {
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), conn.quit()).await;
         Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_login_refusals_are_recognised() {
+        for (code, text) in [
+            (Some(535), "535 5.7.8 Authentication credentials invalid"),
+            (
+                Some(550),
+                "550 5.7.30 Basic authentication is not supported for Client Submission.",
+            ),
+            (
+                Some(535),
+                "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled",
+            ),
+            (Some(530), "530 5.7.0 Authentication required"),
+            (
+                Some(554),
+                "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied",
+            ),
+        ] {
+            assert!(is_auth_refusal(code, text), "{text}");
+        }
+        for (code, text) in [
+            (Some(550), "550 5.7.1 Message rejected as spam"),
+            (Some(554), "554 5.6.0 Message content refused"),
+            (Some(552), "552 5.3.4 Message too big"),
+        ] {
+            assert!(!is_auth_refusal(code, text), "{text}");
+        }
+        let e = auth_dead(
+            "x refused the login",
+            "550 5.7.30 Basic authentication is not supported",
+        );
+        assert_eq!(e.class, crate::retry::FailureClass::Dead);
+        assert!(e.message.contains("December 2026"), "{e}");
+        assert_eq!(
+            tls_error("s", "invalid peer certificate: UnknownIssuer").class,
+            crate::retry::FailureClass::Config
+        );
+        assert!(tls_error("s", "connection reset by peer").is_retryable());
     }
 }
