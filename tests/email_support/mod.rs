@@ -295,16 +295,20 @@ pub struct Postfix {
     master: Option<i32>,
 }
 
-/// True when Postfix can run here (installed, and we are root).
+/// True when Postfix can run here: installed (else skip, or fail under
+/// NAGBRIDGE_REQUIRE_PEERS), and we are root (CI is; else skip with a note).
 pub fn have_postfix() -> bool {
-    let root = unsafe_free_is_root();
-    require(
-        Path::new(POSTFIX).exists() && root,
-        "postfix (and root to run it)",
-    )
+    if !require(Path::new(POSTFIX).exists(), "postfix") {
+        return false;
+    }
+    if !is_root() {
+        eprintln!("skipping: running Postfix needs root (its master drops privileges itself)");
+        return false;
+    }
+    true
 }
 
-fn unsafe_free_is_root() -> bool {
+fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
