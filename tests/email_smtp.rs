@@ -200,6 +200,21 @@ async fn email_implicit_tls() {
         "{e}"
     );
     assert_eq!(smtpd.auths().len(), 1);
+
+    // Implicit TLS against a STARTTLS port.
+    let plain = Smtpd::start(&ca, &["--user", "carol:pw"]);
+    let wrong = sink(&format!(
+        "{}security = \"tls\"\nusername = \"carol\"\npassword = \"pw\"\n",
+        starttls_keys(&ca, plain.port)
+    ));
+    let e = deliver(&wrong, &[entry(3, "j", "warning")])
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, FailureClass::Config, "{e}");
+    assert!(
+        e.message.contains("does not speak TLS from the first byte"),
+        "{e}"
+    );
 }
 
 #[tokio::test]

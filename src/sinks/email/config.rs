@@ -481,6 +481,22 @@ pub(crate) fn read(s: &mut Section<'_>, p: &mut Problems) -> Option<EmailConfig>
         ca_file,
         timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
     };
+    // The usual mix-up: the port of one kind of TLS with the other (a connection that would
+    // just time out, each side waiting for the other to speak first).
+    match (config.security, config.port) {
+        (Security::Starttls, 465) => p.warn(
+            s.key("server"),
+            "port 465 is TLS from the first byte: use security = \"tls\" there",
+        ),
+        (Security::Tls, 587 | 25) => p.warn(
+            s.key("server"),
+            format!(
+                "port {} normally wants STARTTLS: use security = \"starttls\" there",
+                config.port
+            ),
+        ),
+        _ => {}
+    }
     if let Err(problems) = config.validate() {
         for (key, message) in problems {
             p.error(s.key(key), message);
@@ -523,6 +539,16 @@ mod tests {
         assert_eq!(c.to[0].email.to_string(), "ops@example.com");
         let (c, _) = read_text(&format!("{BASE}security = \"tls\"\n"));
         assert_eq!(c.unwrap().port, 465);
+        let t: toml::Table =
+            toml::from_str(&BASE.replace("smtp.example.com", "smtp.example.com:465")).unwrap();
+        let mut p = Problems::default();
+        let mut s = Section::new("channel[0]", &t);
+        assert!(read(&mut s, &mut p).is_some());
+        assert!(p.errors.is_empty());
+        assert_eq!(
+            p.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+            ["channel[0].server: port 465 is TLS from the first byte: use security = \"tls\" there"]
+        );
         let (c, _) = read_text(
             "server = \"[::1]:2525\"\nfrom = \"A <a@b.c>\"\nto = \"x@y.z\"\ncc = [\"c@d.e\"]\n",
         );

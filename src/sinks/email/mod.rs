@@ -150,6 +150,12 @@ fn auth_dead(what: &str, text: &str) -> SinkError {
 /// rest (a reset in the middle) may go away.
 fn tls_error(step: &str, text: &str) -> SinkError {
     let lower = text.to_ascii_lowercase();
+    if lower.contains("corrupt message") || lower.contains("invalidcontenttype") {
+        return SinkError::permanent(format!(
+            "{step}: the server does not speak TLS from the first byte: {text} (port 587 and 25 \
+             want security = \"starttls\"; \"tls\" is for port 465)"
+        ));
+    }
     if lower.contains("certificate") || lower.contains("handshake") || lower.contains("dns name") {
         return SinkError::permanent(format!(
             "{step}: TLS failed: {text} (is the certificate valid for this server name? set \
