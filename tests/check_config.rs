@@ -262,6 +262,7 @@ fn the_shipped_example_passes() {
         &[
             ("NSCA_PASSWORD", "example-password"),
             ("BACKUP_HOOK_URL", "https://hooks.example.com/x"),
+            ("SMTP_PASSWORD", "example-smtp-password"),
         ],
     );
     assert_eq!(code, 0, "{out}");

@@ -662,6 +662,21 @@ type = "webhook"
 url = "https://hooks.example.com/hook-token-41c7?sig=hook-sig-0e2a"
 headers = { Authorization = "Bearer header-secret-6d1b", "X-Env" = { env = "NAGBRIDGE_TEST_DEBUG_SECRET" } }
 hmac_secret = "hmac-secret-3f9c"
+[[channel]]
+name = "mail"
+type = "email"
+server = "smtp.example.com"
+username = "u"
+password = "smtp-secret-61aa"
+from = "a@example.com"
+to = ["b@example.com"]
+[[channel]]
+name = "mail-oauth"
+type = "email"
+server = "smtp.gmail.com"
+from = "a@example.com"
+to = ["b@example.com"]
+oauth2 = { provider = "google", client_id = "cid", client_secret = "oauth-secret-40c7", refresh_token = { env = "NAGBRIDGE_TEST_DEBUG_SECRET" } }
 "#,
     );
     // Each channel type adds its secrets here (its config's Debug must redact them).
@@ -673,6 +688,8 @@ hmac_secret = "hmac-secret-3f9c"
         "header-secret-6d1b",
         "env-secret-5b1f",
         "hmac-secret-3f9c",
+        "smtp-secret-61aa",
+        "oauth-secret-40c7",
     ];
     for secret in secrets {
         assert!(!debug.contains(secret), "{secret} in {debug}");

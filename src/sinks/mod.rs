@@ -9,6 +9,7 @@
 //! does those.
 
 pub mod content;
+pub mod email;
 pub mod http;
 pub mod nsca;
 pub mod webhook;
@@ -63,12 +64,14 @@ pub trait Sink: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ChannelOptions {
+    /// `type = "email"`.
+    Email(Box<email::config::EmailConfig>),
     /// `type = "webhook"`.
     Webhook(webhook::config::WebhookConfig),
 }
 
 /// The channel types built into this version.
-pub const BUILT_IN_CHANNELS: &[ChannelType] = &[ChannelType::Webhook];
+pub const BUILT_IN_CHANNELS: &[ChannelType] = &[ChannelType::Email, ChannelType::Webhook];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
 /// caller's `finish`, which reports them with a suggestion).
@@ -78,6 +81,7 @@ pub(crate) fn read_channel_options(
     p: &mut Problems,
 ) -> Option<ChannelOptions> {
     match kind {
+        ChannelType::Email => email::config::read(s, p).map(|c| ChannelOptions::Email(Box::new(c))),
         ChannelType::Webhook => webhook::config::read(s, p).map(ChannelOptions::Webhook),
         other => {
             let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
@@ -102,17 +106,20 @@ pub(crate) fn read_channel_options(
 /// The sink of one channel.
 #[non_exhaustive]
 pub enum ChannelSink {
+    /// An email channel.
+    Email(Box<email::EmailSink>),
     /// A web hook.
-    Webhook(webhook::WebhookSink),
+    Webhook(Box<webhook::WebhookSink>),
 }
 
 impl ChannelSink {
     /// Build the sink of `channel` (`agent` is the agent's host_name, for the messages).
     pub fn build(channel: &crate::config::Channel, agent: &str) -> Result<ChannelSink, String> {
         match &channel.options {
-            ChannelOptions::Webhook(c) => {
-                webhook::WebhookSink::build(&channel.name, c, agent).map(ChannelSink::Webhook)
-            }
+            ChannelOptions::Email(c) => email::EmailSink::new((**c).clone(), &channel.name, agent)
+                .map(|s| ChannelSink::Email(Box::new(s))),
+            ChannelOptions::Webhook(c) => webhook::WebhookSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Webhook(Box::new(s))),
         }
     }
 }
@@ -120,36 +127,42 @@ impl ChannelSink {
 impl Sink for ChannelSink {
     fn name(&self) -> String {
         match self {
+            ChannelSink::Email(s) => s.name(),
             ChannelSink::Webhook(s) => s.name(),
         }
     }
 
     fn validate(&self, entry: &Entry) -> Result<(), SinkError> {
         match self {
+            ChannelSink::Email(s) => s.validate(entry),
             ChannelSink::Webhook(s) => s.validate(entry),
         }
     }
 
     fn describe(&self, entry: &Entry) -> String {
         match self {
+            ChannelSink::Email(s) => s.describe(entry),
             ChannelSink::Webhook(s) => s.describe(entry),
         }
     }
 
     fn batch_size(&self) -> usize {
         match self {
+            ChannelSink::Email(s) => s.batch_size(),
             ChannelSink::Webhook(s) => s.batch_size(),
         }
     }
 
     fn pace(&self) -> Duration {
         match self {
+            ChannelSink::Email(s) => s.pace(),
             ChannelSink::Webhook(s) => s.pace(),
         }
     }
 
     async fn deliver_batch(&self, entries: &[Entry]) -> Result<usize, SinkError> {
         match self {
+            ChannelSink::Email(s) => s.deliver_batch(entries).await,
             ChannelSink::Webhook(s) => s.deliver_batch(entries).await,
         }
     }
