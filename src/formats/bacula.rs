@@ -13,7 +13,7 @@
 //! the last report's `Termination:` line, so the messages of a job still running are read again
 //! with its report later.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use nom::bytes::complete::take_while1;
@@ -130,8 +130,9 @@ struct State {
     consumed: usize,
     /// Messages of the jobs seen, by JobId.
     messages: BTreeMap<u64, Messages>,
-    /// JobIds whose report was read (their later messages, such as pruning, are no new job).
-    reported: HashSet<u64>,
+    /// JobIds whose report was read, with their outcome's index (their later messages, such as
+    /// pruning, are no new job).
+    reported: HashMap<u64, usize>,
     last_job: Option<u64>,
     report: Option<Report>,
     /// Order of first appearance of a job.
@@ -143,8 +144,21 @@ struct State {
 impl State {
     /// Remember a message of job `id`.
     fn message(&mut self, id: u64, text: &str) {
-        // Messages after a job's report (pruning) belong to no waiting job.
-        if self.reported.contains(&id) {
+        // Messages after a job's report (pruning) belong to no waiting job. An error among them
+        // (or before the report in a newest-first listing such as the webui's joblog) still
+        // tells that a job whose report says OK did not go entirely well.
+        if let Some(&i) = self.reported.get(&id) {
+            let (sev, body) = strip_severity(text.trim_start());
+            if let (Some("error" | "fatal"), Some(o)) = (sev, self.outcomes.get_mut(i)) {
+                if o.status == Status::Success {
+                    o.status = Status::Warning;
+                }
+                if o.errors.len() < MAX_MESSAGES {
+                    let mut body = body.trim().to_string();
+                    truncate(&mut body, MAX_MESSAGE_LEN);
+                    o.errors.push(body);
+                }
+            }
             return;
         }
         if !self.messages.contains_key(&id) && self.messages.len() >= MAX_JOBS {
@@ -194,21 +208,21 @@ impl State {
                 .map(|(k, _)| *k);
             if let Some(k) = same {
                 msgs = self.messages.remove(&k);
-                self.remember_reported(k);
+                self.remember_reported(k, self.outcomes.len());
             }
         }
         if let Some(id) = id {
-            self.remember_reported(id);
+            self.remember_reported(id, self.outcomes.len());
         }
         self.outcomes
             .push(r.outcome(input, msgs.unwrap_or_default()));
     }
 
-    fn remember_reported(&mut self, id: u64) {
+    fn remember_reported(&mut self, id: u64, outcome: usize) {
         if self.reported.len() >= MAX_JOBS {
             self.reported.clear();
         }
-        self.reported.insert(id);
+        self.reported.insert(id, outcome);
     }
 
     /// Jobs that started (or hit a fatal error) and have no report in a finished file: a
@@ -216,7 +230,7 @@ impl State {
     fn unreported_jobs(&mut self, input: &Input<'_>) {
         let mut left: Vec<(u64, Messages)> = std::mem::take(&mut self.messages)
             .into_iter()
-            .filter(|(id, m)| !self.reported.contains(id) && (m.started.is_some() || m.fatal))
+            .filter(|(id, m)| !self.reported.contains_key(id) && (m.started.is_some() || m.fatal))
             .collect();
         left.sort_by_key(|(_, m)| m.seen);
         for (id, m) in left {
@@ -258,6 +272,7 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let mut jobid = false;
     let mut termination = false;
     let mut daemon_lines = 0;
+    let (mut bare_lines, mut bare_fatal) = (0, false);
     for (_, line) in lines(head).take(2000) {
         let line = unquote(line.trim_end());
         if let Some(p) = prefix(line) {
@@ -266,8 +281,16 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             }
             // A daemon's name (`-dir`, `-sd`, `-fd`, or a redacted one) with a JobId and one of
             // the messages' severities.
-            let severity = strip_severity(p.text.trim_start()).0.is_some();
-            if p.jobid.is_some()
+            let (sev, _) = strip_severity(p.text.trim_start());
+            let severity = sev.is_some();
+            if p.daemon.is_empty() {
+                // `<jobid>: <severity>: ...` alone: a fatal error among two such lines.
+                bare_lines += 1;
+                bare_fatal |= sev == Some("fatal");
+                if bare_lines >= 2 && bare_fatal {
+                    return true;
+                }
+            } else if p.jobid.is_some()
                 && (severity || ["-dir", "-sd", "-fd"].iter().any(|s| p.daemon.ends_with(s)))
             {
                 daemon_lines += 1;
@@ -330,6 +353,10 @@ fn prefix(line: &str) -> Option<Prefix<'_>> {
             .unwrap_or(s.len())
     };
     let mut rest = line.trim_start();
+    // A job's messages listed under its JobId alone: `22309: Fatal error: ...`.
+    if let Some(p) = jobid_only(rest) {
+        return Some(p);
+    }
     // The webui's line number: `18<TAB>` or `28 | `.
     let n = digits(rest);
     if n > 0 {
@@ -378,6 +405,21 @@ fn prefix(line: &str) -> Option<Prefix<'_>> {
         jobid,
         daemon,
         text: text.strip_prefix(' ').unwrap_or(text),
+    })
+}
+
+/// `22309: Fatal error: ...`: a message under its JobId, without date or daemon (a job's
+/// messages as some consoles and pastes list them); only with one of the severities.
+fn jobid_only(line: &str) -> Option<Prefix<'_>> {
+    let n = line.bytes().take_while(u8::is_ascii_digit).count();
+    let text = line.get(n..)?.strip_prefix(": ")?;
+    if n == 0 || strip_severity(text).0.is_none() {
+        return None;
+    }
+    Some(Prefix {
+        jobid: line[..n].parse().ok(),
+        daemon: "",
+        text,
     })
 }
 
@@ -1056,6 +1098,41 @@ mod tests {
             looks_like,
             b"JobId 1: Error: one line only\n"
         ));
+    }
+
+    #[test]
+    fn jobid_only_lines_and_errors_around_an_ok_report() {
+        // A job's messages under its JobId alone: a fatal error fails the job.
+        let body = "22309: Fatal error: CreateSGenerate VSS snapshots failed. ERR=x\n\
+                    22309: Warning: VSS Writer \"MSSearch Service Writer\" has invalid state.\n";
+        let o = parse_all(body);
+        assert_eq!(
+            (o[0].job.as_str(), o[0].status),
+            ("jobid 22309", Status::Failure)
+        );
+        let looks = |b: &str| crate::formats::test_support::looks(looks_like, b.as_bytes());
+        assert!(looks(body));
+        // Two such lines without a fatal error are not enough to tell Bacula.
+        assert!(!looks("1: Error: a\n2: Warning: b\n"));
+        assert_eq!(prefix("1: MyCatalog"), None);
+        // Newest first (the webui's joblog): an error of the job after its OK report.
+        let body = "83\t2025-08-27 10:39:40\tbareos JobId 3112: Bareos bareos 24.0.4 (11Jun25):\n\
+                    Current JobId: 3112\nCurrent Job: Migrate-Diff.2025-08-27_10.39.38_15\n\
+                    Start time: 27-Aug-2025 10:39:40\nEnd time: 27-Aug-2025 10:39:40\n\
+                    Termination: Migration OK\n\n\
+                    82\t2025-08-27 10:39:40\tbareos JobId 3112: Error: Could not start migration job.\n";
+        let o = parse_all(body);
+        assert_eq!(o.len(), 1);
+        assert_eq!(
+            (o[0].job.as_str(), o[0].status),
+            ("Migrate-Diff", Status::Warning)
+        );
+        assert_eq!(o[0].errors, ["Could not start migration job."]);
+        // Pruning messages after an OK report change nothing.
+        let body = format!(
+            "{REPORT}24-Nov 09:12 vm-dir JobId 1: Begin pruning Jobs older than 6 months .\n"
+        );
+        assert_eq!(parse_all(&body)[0].status, Status::Success);
     }
 
     #[test]

@@ -290,8 +290,19 @@ enum Ev {
     Progress,
 }
 
-fn event(line: &str) -> Option<Event> {
-    let line = unwrap_line(line);
+fn event(raw: &str) -> Option<Event> {
+    let line = unwrap_line(raw);
+    event_in(line).or_else(|| {
+        // Behind a journald/syslog, docker compose or logger prefix (`Jan 05 01:00:02 pve
+        // vzdump[1234]: INFO: ...`): the same line once that prefix is peeled.
+        let peeled = super::common::unwrap_line(raw);
+        (peeled.len() < line.len())
+            .then(|| event_in(unwrap_line(peeled)))
+            .flatten()
+    })
+}
+
+fn event_in(line: &str) -> Option<Event> {
     if let Some(status) = line.strip_prefix("TASK ") {
         let status = status.strip_prefix("ERROR: ").unwrap_or(status);
         return Some(Event {
@@ -340,11 +351,16 @@ fn is_usage(line: &str) -> bool {
 }
 
 /// A line without what pastes wrap around vzdump's own text: surrounding whitespace (old PVE
-/// mails indent every line by two spaces), mail quote markers (`> `), and the file name that
+/// mails indent every line by two spaces), mail quote markers (`> `), the backtick opening an
+/// inline code span, and the file name that
 /// `grep -H` or `tail` of several per-guest logs put first (`/var/log/vzdump/qemu-100.log:`).
 fn unwrap_line(line: &str) -> &str {
     let mut l = line.trim();
     while let Some(rest) = l.strip_prefix('>') {
+        l = rest.trim_start();
+    }
+    // A line pasted as markdown inline code: `` `ERROR: Backup of VM 100 failed - ...` ``.
+    if let Some(rest) = l.strip_prefix('`').filter(|r| !r.starts_with('`')) {
         l = rest.trim_start();
     }
     if l.starts_with('/') {
@@ -935,6 +951,28 @@ mod tests {
                 "{prefix:?}"
             );
         }
+    }
+
+    #[test]
+    fn inline_code_and_journal_prefixes() {
+        // One error line pasted as markdown inline code.
+        let o = &parse_all(
+            "`ERROR: Backup of VM 2000 failed - command 'rsync' failed: exit code 23\n`\n",
+        )[0];
+        assert_eq!((o.status, o.items.len()), (Status::Failure, 1));
+        // vzdump's lines in the journal (`journalctl -u pvescheduler`, syslog).
+        let body = "Jan 05 01:00:02 pve vzdump[1234]: INFO: starting new backup job: vzdump 100\n\
+                    Jan 05 01:00:02 pve vzdump[1234]: INFO: Starting Backup of VM 100 (qemu)\n\
+                    Jan 05 01:00:30 pve vzdump[1234]: INFO: Finished Backup of VM 100 (00:00:28)\n\
+                    Jan 05 01:00:30 pve vzdump[1234]: INFO: Backup job finished successfully\n";
+        let o = &parse_all(body)[0];
+        assert_eq!((o.status, o.items.len()), (Status::Success, 1));
+        assert!(crate::formats::test_support::looks(
+            looks_like,
+            body.as_bytes()
+        ));
+        // A journal line of another program is no vzdump line.
+        assert!(event("Jan 05 01:00:02 pve sshd[99]: Accepted publickey for root").is_none());
     }
 
     #[test]

@@ -317,6 +317,9 @@ struct Run {
     ended: Option<(String, Option<DateTime<Utc>>)>,
     /// A later `begin` came before this run's end.
     died: bool,
+    /// Made of lines before any `begin` (a paste that starts mid-way, or debug lines that
+    /// pgBackRest logs before its `begin` line).
+    headless: bool,
     /// The `expire` pgBackRest ran after this backup.
     expire: Option<Box<Run>>,
     /// Byte offsets: where its first line starts, where its last line ends.
@@ -631,13 +634,23 @@ fn scan(bytes: &[u8]) -> Scan {
             started: l.time,
             start,
             end: start,
+            headless: true,
             ..Run::default()
         };
         if l.level == "INFO" {
             if let Some((cmd, opts)) = begin(l.msg) {
                 if let Some(mut r) = cur.take() {
-                    r.died = true;
-                    close(&mut runs, r, attach_expire);
+                    // Lines before a `begin` that say nothing (no error, warning or result) are
+                    // no run of their own: the tail of an unknown run or this command's preamble.
+                    let says_nothing = r.headless
+                        && r.errors.is_empty()
+                        && r.warnings.is_empty()
+                        && r.label.is_none()
+                        && r.bytes.is_none();
+                    if !says_nothing {
+                        r.died = true;
+                        close(&mut runs, r, attach_expire);
+                    }
                 }
                 let stanza = option(opts, "stanza").map(str::to_string);
                 let exec_id = option(opts, "exec-id").map(str::to_string);

@@ -17,7 +17,7 @@ const TOOL: &str = "pgbackrest";
 /// Parse pgBackRest output: `info` (JSON or text), else log / console lines.
 pub fn parse(input: &Input<'_>) -> Parsed {
     let t = trim(input.bytes);
-    if matches!(t.first(), Some(b'[' | b'{')) {
+    if starts_json(t) {
         return info::parse_json(input, t);
     }
     if info::looks_like_text(head(input.bytes)) {
@@ -32,7 +32,7 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let t = trim(head);
-    if matches!(t.first(), Some(b'[' | b'{')) {
+    if starts_json(t) {
         let has = |n: &[u8]| t.windows(n.len()).any(|w| w == n);
         return has(b"\"backup\"") && has(b"\"status\"") && (has(b"\"cipher\"") || has(b"\"db\""));
     }
@@ -40,6 +40,19 @@ pub fn looks_like(input: &Input<'_>) -> bool {
         || lines(head)
             .take(2000)
             .any(|(_, l)| log::is_pgbackrest_line(&l))
+}
+
+/// A JSON document's start: `{`, or `[` followed by what a JSON array holds (`{`, `"`, `]`, a
+/// digit, a line end), not a shell prompt such as `[postgres@db ~]$ pgbackrest ...`.
+fn starts_json(t: &[u8]) -> bool {
+    match t.first() {
+        Some(b'{') => true,
+        Some(b'[') => t[1..]
+            .iter()
+            .find(|c| !matches!(c, b' ' | b'\t' | b'\r'))
+            .is_none_or(|c| matches!(c, b'{' | b'"' | b']' | b'\n' | b'-' | b'0'..=b'9')),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -193,3 +193,55 @@ pub(crate) fn sweep(tool: &str, format: Format) {
         }
     }
 }
+
+#[test]
+fn prompt_line_is_not_json_and_silent_preambles_are_no_run() {
+    // A shell prompt in brackets starts the paste: log lines, not `info` JSON.
+    let body = "[postgres@db pgbackrest]$ pgbackrest --stanza=data check\n\
+                2017-01-04 14:42:54.569 P00   INFO: check command begin 1.13dev: --stanza=data\n\
+                ERROR [157]: could not find WAL segment\n";
+    let o = single(
+        Format::Pgbackrest,
+        "/p.txt",
+        body.as_bytes(),
+        None,
+        &job("x"),
+    );
+    assert_eq!((o.job.as_str(), o.status), ("data-check", Status::Failure));
+    assert!(looks(looks_like, body.as_bytes()));
+    assert!(starts_json(b"[\n  {\"name\": \"demo\"}]"));
+    assert!(starts_json(b"[]"));
+    assert!(!starts_json(b"[postgres@db ~]$ pgbackrest info"));
+    // Debug lines logged before the `begin` line (or a paste starting mid-way) that say nothing
+    // are no run of their own.
+    let body = "> 2022-03-09 17:36:08.671 P00  DEBUG:     common/io/socket/common::sckInit: => void\n\
+                > 2022-03-09 17:36:08.671 P00   INFO: stanza-create command begin 2.38: --stanza=c\n\
+                > 2022-03-09 17:36:08.672 P00  DEBUG:     common/lock::lockAcquire: => true\n";
+    let o = single(
+        Format::Pgbackrest,
+        "/p.txt",
+        body.as_bytes(),
+        None,
+        &job("x"),
+    );
+    assert_eq!(
+        (o.job.as_str(), o.status),
+        ("c-stanza-create", Status::Unknown)
+    );
+    // With an error, lines before a `begin` are still a run (a failed one).
+    let body = "2022-03-09 17:36:08.671 P00  ERROR: [041]: unable to open file\n\
+                2022-03-09 17:37:08.671 P00   INFO: backup command begin 2.38: --stanza=c\n\
+                2022-03-09 17:37:09.671 P00   INFO: backup command end: completed successfully\n";
+    let p = crate::formats::test_support::parse_as(
+        Format::Pgbackrest,
+        &crate::formats::FileMeta::for_path("/l/p.txt"),
+        body.as_bytes(),
+        None,
+        &job("x"),
+        true,
+    );
+    assert_eq!(
+        jobs(&p.outcomes),
+        [("x", Status::Failure), ("c", Status::Success)]
+    );
+}

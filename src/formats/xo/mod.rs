@@ -260,8 +260,10 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let t = trim(head(input.bytes));
     let starts_json = matches!(t.first(), Some(b'{' | b'['));
     let has = |needle: &[u8]| t.windows(needle.len()).any(|w| w == needle);
+    // A log, or one VM task of a log pasted alone (`"message": "backup VM"`, `"type": "VM"`).
+    let vm_task = has(b"\"backup VM\"") || (has(b"\"type\": \"VM\"") && has(b"\"message\""));
     (starts_json
-        && has(b"\"jobId\"")
+        && (has(b"\"jobId\"") || vm_task)
         && has(b"\"status\"")
         && (has(b"\"tasks\"") || has(b"\"start\"")))
         || text::looks_like(t)

@@ -169,3 +169,45 @@ fn text_detection_is_specific() {
 fn number_mutation_sweep() {
     crate::formats::pgbackrest::tests::sweep("xo", Format::Xo);
 }
+
+#[test]
+fn call_logs_server_log_lines_and_task_fragments() {
+    let all = |body: &str| {
+        crate::formats::test_support::parse_as(
+            Format::Xo,
+            &crate::formats::FileMeta::for_path("/x.txt"),
+            body.as_bytes(),
+            None,
+            &job("x"),
+            true,
+        )
+        .outcomes
+    };
+    // Two failed calls of XO's logs view, user text between them; the second error object cut.
+    let body = "remote.test\n{\n  \"id\": \"r1\"\n}\n{\n  \"errno\": -112,\n  \"code\": \"EHOSTDOWN\",\n  \"message\": \"EHOSTDOWN: host is down\",\n  \"name\": \"Error\"\n}\n\nremote(same LAN) SR\n\nsr.scan\n{\n  \"id\": \"s1\"\n}\n{\n  \"code";
+    let o = all(body);
+    assert_eq!(
+        o.iter().map(|o| o.status).collect::<Vec<_>>(),
+        [Status::Failure, Status::Failure]
+    );
+    assert_eq!(o[0].errors, ["EHOSTDOWN: host is down"]);
+    assert!(looks(looks_like, body.as_bytes()));
+    // A call whose log shows no error block stays unknown.
+    let o = all("sr.scan\n{\n  \"id\": \"s1\"\n}\n");
+    assert_eq!(o[0].status, Status::Unknown);
+    // An XO proxy's log lines in syslog: a VM backup failure fails the run.
+    let body = "Jul 17 12:40:09 proxy01: 2020-07-17T10:40:09.778Z xo:proxy:backups:Backup WARN VM backup failure {\nJul 17 12:40:09 proxy01:   error: Error: connect ETIMEDOUT 192.168.1.2:443\n";
+    let o = all(body);
+    assert_eq!(o[0].status, Status::Failure);
+    assert!(o[0].summary.as_deref().unwrap().contains("ETIMEDOUT"));
+    assert!(looks(looks_like, body.as_bytes()));
+    // Other xo-server lines are no backup log.
+    assert!(!looks(
+        looks_like,
+        b"Jun 14 04:41:53 xoce xo-server[576]: 2022-06-14T04:41:53.070Z xo:main INFO - Console proxy\n"
+    ));
+    // One VM task of a log pasted alone, cut: its status.
+    let body = "    {\n      \"data\": {\n        \"type\": \"VM\",\n        \"id\": \"a\"\n      },\n      \"message\": \"backup VM\",\n      \"start\": 1725806118787,\n      \"status\": \"failure\",\n      \"result\": {\n        \"code\": \"ELOCKED\",";
+    assert!(looks(looks_like, body.as_bytes()));
+    assert_eq!(all(body)[0].status, Status::Failure);
+}

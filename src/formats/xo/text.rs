@@ -5,7 +5,10 @@
 //! * the 2016 report email (`VM : name`, `Status: Fail`) and the 2017 Slack report of legacy jobs
 //!   (`vm.rollingBackup:` blocks ending with ` true` or an error line);
 //! * the job log of a failed legacy call (`vm.rollingDeltaBackup`, params JSON, error JSON whose
-//!   `stack` holds raw newlines);
+//!   `stack` holds raw newlines), and the failed calls of XO's Settings > Logs view (one outcome
+//!   per call, an error object cut before its message still a failure);
+//! * xo-server's or an XO proxy's own log lines about backups (`xo:proxy:backups:Backup WARN VM
+//!   backup failure {`), behind a journald or syslog prefix;
 //! * the detailed log of the web UI copied as text (`Snapshot`, `transfer`, `Start: ...`,
 //!   `Error: ...`).
 //!
@@ -17,15 +20,29 @@ use crate::outcome::Item;
 
 const MAX_MESSAGES: usize = 50;
 
-/// The xo-server API namespaces whose calls a legacy job log names (`vm.rollingDeltaBackup`).
+/// The xo-server API namespaces whose calls a job log or XO's Settings > Logs view names
+/// (`vm.rollingDeltaBackup`, `backupNg.importVmBackup`, `remote.test`, `sr.scan`).
 const XO_API: &[&str] = &[
     "vm",
     "backupNg",
     "backup",
     "job",
     "metadataBackup",
+    "mirrorBackup",
     "sr",
     "pool",
+    "host",
+    "remote",
+    "vdi",
+    "vbd",
+    "vif",
+    "pbd",
+    "pif",
+    "network",
+    "schedule",
+    "proxy",
+    "task",
+    "xo",
 ];
 
 /// A line without markdown decoration: `## `, `- `, `**`, `*`, `_`, surrounding spaces.
@@ -60,6 +77,9 @@ enum Shape {
     Slack,
     CallLog,
     WebLog,
+    /// xo-server's (or an XO proxy's) own log lines about backups, as journald or syslog shows
+    /// them: `2020-07-17T10:40:09.778Z xo:proxy:backups:Backup WARN VM backup failure {`.
+    ServerLog,
     /// A row of XO's logs view copied as text: `<user> | <error>This is a XenServer/XCP-ng
     /// error`.
     LogsRow,
@@ -86,21 +106,37 @@ fn step_icon(l: &str) -> Option<(&str, &str)> {
 /// XO's message for a XAPI error in its logs view.
 const XAPI_ERROR_NOTE: &str = "This is a XenServer/XCP-ng error";
 
-/// The first line of a call log: a known xo-server method followed by its params' `{`, after
-/// whatever the user wrote before (`LOGS for failed backup at ...`, `/snip`).
-fn call_log_start(ls: &[String]) -> Option<usize> {
+/// The first line of each call log: a known xo-server method followed by its params' `{` (at the
+/// start of a line), after whatever the user wrote before or between them (`LOGS for failed
+/// backup at ...`, `/snip`). The first one must come within the first 20 non-empty lines.
+fn call_log_starts(ls: &[String]) -> Vec<usize> {
     let nonempty: Vec<(usize, &str)> = ls
         .iter()
         .enumerate()
         .map(|(n, l)| (n, l.trim()))
         .filter(|(_, l)| !l.is_empty())
-        .take(20)
         .collect();
-    nonempty.windows(2).find_map(|w| {
-        let (n, first) = w[0];
-        let known = first.split('.').next().is_some_and(|p| XO_API.contains(&p));
-        (known && is_method(first) && w[1].1 == "{").then_some(n)
-    })
+    let starts: Vec<usize> = nonempty
+        .windows(2)
+        .filter_map(|w| {
+            let (n, first) = w[0];
+            let known = first.split('.').next().is_some_and(|p| XO_API.contains(&p));
+            let brace = ls[w[1].0].trim_end() == "{";
+            (known && is_method(first) && brace).then_some(n)
+        })
+        .collect();
+    let first_ok = starts
+        .first()
+        .is_some_and(|&f| nonempty.iter().take(20).any(|(n, _)| *n == f));
+    if first_ok {
+        starts
+    } else {
+        Vec::new()
+    }
+}
+
+fn call_log_start(ls: &[String]) -> Option<usize> {
+    call_log_starts(ls).first().copied()
 }
 
 fn shape(text: &[u8]) -> Option<Shape> {
@@ -144,6 +180,9 @@ fn shape(text: &[u8]) -> Option<Shape> {
     }) && has("tag")
     {
         return Some(Shape::Slack);
+    }
+    if ls.iter().any(|l| server_log_line(l).is_some()) {
+        return Some(Shape::ServerLog);
     }
     if ls.iter().any(|l| l.contains(XAPI_ERROR_NOTE)) {
         return Some(Shape::LogsRow);
@@ -367,15 +406,29 @@ fn slack(input: &Input<'_>) -> Outcome {
     o
 }
 
-/// A legacy job log: the method, its params, then the error (or nothing).
-fn call_log(input: &Input<'_>) -> Outcome {
+/// Call logs (a legacy job's log, or calls of XO's Settings > Logs view, which lists failed
+/// calls): one outcome per call.
+fn call_logs(input: &Input<'_>) -> Vec<Outcome> {
     let ls: Vec<String> = lines(input.bytes).map(|(_, l)| l).collect();
-    let start = call_log_start(&ls).unwrap_or(0);
+    let starts = call_log_starts(&ls);
+    if starts.is_empty() {
+        return vec![call_log(input, &ls)];
+    }
+    let mut out = Vec::new();
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(ls.len());
+        out.push(call_log(input, &ls[start..end]));
+    }
+    out
+}
+
+/// One call log: the method, its params, then the error (or nothing).
+fn call_log(input: &Input<'_>, ls: &[String]) -> Outcome {
     let mut method = String::new();
     let mut closed_params = false;
     let mut error = None;
     let mut error_indent: Option<usize> = None;
-    for raw in &ls[start..] {
+    for raw in ls {
         if method.is_empty() {
             if !raw.trim().is_empty() {
                 method = raw.trim().to_string();
@@ -393,22 +446,40 @@ fn call_log(input: &Input<'_>) -> Outcome {
             error_indent.get_or_insert(indent);
             continue;
         }
+        let t = raw.trim();
+        if error_indent == Some(indent) && t.starts_with('}') {
+            break; // the error object ended
+        }
         if error_indent.is_some_and(|e| indent != e.saturating_add(2)) {
             continue;
         }
-        let t = raw.trim();
         let value = t
             .strip_prefix("\"message\":")
             .or_else(|| t.strip_prefix("\"code\":"));
         if let Some(m) = value {
+            // The error's `message`; its `code` (a XAPI error has no message) until one comes.
             let m = m.trim().trim_end_matches(',').trim_matches('"');
-            error = Some(m.to_string());
-            break;
+            let is_message = t.starts_with("\"message\"");
+            if error.is_none() || is_message {
+                error = Some(m.to_string());
+            }
+            if is_message {
+                break;
+            }
         }
     }
     match error {
         Some(e) => {
             let mut o = new_outcome(input, None, Status::Failure);
+            o.summary = Some(format!("{method} failed: {e}"));
+            o.errors.push(e);
+            o
+        }
+        // The error object began (the block after the params is the error) but the paste ends
+        // before its message.
+        None if error_indent.is_some() => {
+            let mut o = new_outcome(input, None, Status::Failure);
+            let e = "its error object is cut before its message".to_string();
             o.summary = Some(format!("{method} failed: {e}"));
             o.errors.push(e);
             o
@@ -444,6 +515,59 @@ fn web_log(input: &Input<'_>) -> Outcome {
         None if ended => "all steps ended without error".into(),
         None => "no step shows an end".into(),
     });
+    o.errors = errors;
+    o
+}
+
+/// An xo-server (or XO proxy) log line about backups, without what journald or syslog put
+/// before it: its namespace (`xo:backups:worker`, `xo:proxy:backups:Backup`), level and message.
+fn server_log_line(raw: &str) -> Option<(&str, &str, &str)> {
+    let at = raw.find(" xo:")?;
+    let mut parts = raw[at + 1..].splitn(3, ' ');
+    let ns = parts.next()?;
+    let level = parts.next()?;
+    let msg = parts.next().unwrap_or("").trim();
+    let known_level = matches!(level, "ERROR" | "WARN" | "INFO" | "DEBUG" | "FATAL");
+    (known_level && ns.contains("backup")).then_some((ns, level, msg))
+}
+
+/// xo-server's log lines about backups: a VM or job backup failure (or an ERROR) fails the run;
+/// otherwise the lines say nothing about its end.
+fn server_log(input: &Input<'_>) -> Outcome {
+    let mut errors = Vec::new();
+    for (_, raw) in lines(input.bytes) {
+        let Some((ns, level, msg)) = server_log_line(&raw) else {
+            continue;
+        };
+        let m = msg.trim_end_matches('{').trim();
+        let failure = m.to_ascii_lowercase().contains("backup failure");
+        if failure || level == "ERROR" || level == "FATAL" {
+            push(&mut errors, format!("{ns}: {m}"));
+        }
+    }
+    // The error's own line (`  error: Error: connect ETIMEDOUT ...`) after the message.
+    let detail = lines(input.bytes).find_map(|(_, raw)| {
+        let t = raw.trim_start();
+        let at = t.find("error: ")?;
+        let before = &t[..at];
+        (before.is_empty() || before.ends_with(": ") || before.ends_with(' '))
+            .then(|| t[at + "error: ".len()..].trim().to_string())
+            .filter(|d| !d.is_empty())
+    });
+    let status = if errors.is_empty() {
+        Status::Unknown
+    } else {
+        Status::Failure
+    };
+    let mut o = new_outcome(input, None, status);
+    o.summary = Some(match (errors.first(), &detail) {
+        (Some(e), Some(d)) => format!("xo-server log: {e} ({d})"),
+        (Some(e), None) => format!("xo-server log: {e}"),
+        (None, _) => "xo-server log lines show no backup result".into(),
+    });
+    if let (Some(d), false) = (detail, errors.is_empty()) {
+        push(&mut errors, d);
+    }
     o.errors = errors;
     o
 }
@@ -501,8 +625,9 @@ pub(super) fn parse(input: &Input<'_>) -> Parsed {
         Some(Shape::Report) => report(input),
         Some(Shape::Email2016) => email_2016(input),
         Some(Shape::Slack) => slack(input),
-        Some(Shape::CallLog) => call_log(input),
+        Some(Shape::CallLog) => return Parsed::whole(input, call_logs(input), Format::Xo),
         Some(Shape::WebLog) => web_log(input),
+        Some(Shape::ServerLog) => server_log(input),
         Some(Shape::LogsRow) => logs_row(input),
         Some(Shape::ResultFragment) => result_fragment(input),
         None => Outcome::unknown(
