@@ -172,6 +172,20 @@ impl Sink for ChannelSink {
 /// default settings: (what it is, the payload as text). Pure: nothing is sent (`demo`).
 pub fn previews(o: &crate::outcome::Outcome, agent: &str) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
+    let notice = content::Notice::from_outcome(o, agent);
+    if let Ok(template) = crate::config::Template::parse(
+        email::config::DEFAULT_SUBJECT,
+        email::config::SUBJECT_VARIABLES,
+    ) {
+        let subject = email::render::subject(&template, &notice, o);
+        out.push((
+            "email: the subject and the text part (an HTML part goes with it)",
+            format!(
+                "Subject: {subject}\n\n{}",
+                email::render::text(&notice, "ops-mail")
+            ),
+        ));
+    }
     let body = webhook::render::default_body(o, agent);
     let pretty = serde_json::from_slice::<serde_json::Value>(&body)
         .and_then(|v| serde_json::to_string_pretty(&v))
