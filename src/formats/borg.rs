@@ -9,8 +9,9 @@
 //! Owns: borg's exit-code classes, legacy (0 ok, 1 warning, 2 error, 128+N signal) and modern
 //! (borg 1.4 `BORG_EXIT_CODES=modern`, borg 2: 3-99 errors, 100-127 warnings), taken from
 //! `Input::exit_code` under `wrap` or else from the `terminating with ... rc N` line; the
-//! `borg check` override (any rc other than 0 is a failure). One file is one run. Must not do
-//! I/O or read the clock.
+//! `borg check` override (any rc other than 0 is a failure). One file is one run, except that
+//! each further `create --stats` block (a wrapper running `borg create` per source) starts one.
+//! Must not do I/O or read the clock.
 
 mod text;
 
@@ -1010,6 +1011,50 @@ mod tests {
         let o = run(body.as_bytes(), None);
         assert_eq!(o.status, Status::Failure);
         assert!(o.errors[0].starts_with("Failed to create/acquire the lock"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn remote_check_problems_and_several_create_runs() {
+        let body = "$ borg check -v host:repo --repository-only\nRemote: Starting repository check\nRemote: Invalid segment entry size [segment 96, offset 665]\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors[0].starts_with("Invalid segment entry size"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // A wrapper running `borg create --stats` once per source: one run each.
+        let block = |name: &str, files: u32| {
+            format!("Archive name: {name}\nNumber of files: {files}\nThis archive:   1.00 MB   1.00 MB   1.00 kB\n")
+        };
+        let body = format!(
+            "-- WEB --\n{}Keeping archive: a\n{}{}",
+            block("web-2023-02-26", 3),
+            block("mail-2023-02-26", 4),
+            "terminating with warning status, rc 1\n"
+        );
+        let meta = crate::formats::FileMeta::for_path("/var/log/borg.log");
+        let many = |code| {
+            test_support::parse_as(Format::Borg, &meta, body.as_bytes(), code, &job("x"), true)
+        };
+        let p = many(Some(0));
+        let got: Vec<(String, Status, Option<u64>)> = p
+            .outcomes
+            .iter()
+            .map(|o| (o.job.clone(), o.status, o.files))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("web".to_string(), Status::Success, Some(3)),
+                ("mail".to_string(), Status::Success, Some(4)),
+            ]
+        );
+        // Without `wrap`, the rc line of the file is the last run's.
+        let p = many(None);
+        let st: Vec<Status> = p.outcomes.iter().map(|o| o.status).collect();
+        assert_eq!(st, [Status::Success, Status::Warning]);
+        // A systemd unit that runs borg: its exit code.
+        let body = "    Process: 7 ExecStart=/usr/bin/borg create --stats r::a /home (code=exited, status=2/INVALIDARGUMENT)\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
         assert!(test_support::looks(looks_like, body.as_bytes()));
     }
 

@@ -721,4 +721,23 @@ Errors 0
         let body = "    bash-5.1# backup\n    Traceback (innermost last):\n      File \"/usr/bin/duplicity\", line 87, in <module>\n";
         assert_eq!(run(body, None).status, Status::Failure);
     }
+
+    #[test]
+    fn deja_dup_log_fd_and_forum_markup() {
+        let body = "DUPLICITY: INFO 1\nDUPLICITY: . Using archive dir: /home/u/.cache/deja-dup/b16a\n\nDUPLICITY: ERROR 23 BackendException\nDUPLICITY: . BackendException: Could not initialize backend: No module named x\n";
+        let o = run(body, None);
+        assert_eq!(o.status, Status::Failure);
+        assert_eq!(o.errors.len(), 1);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "[COLOR=#333333][FONT=monospace]DUPLICITY: ERROR 31 GPGError\nDUPLICITY: . GPGError: GPG Failed, see log below:[/FONT][/COLOR]\n";
+        assert_eq!(run(body, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // `systemctl status` of a unit that runs duply: its exit code.
+        let body =
+            "   Process: 9 ExecStart=/usr/bin/duply web backup (code=exited, status=1/FAILURE)\n";
+        assert_eq!(run(body, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "   Process: 9 ExecStart=/usr/bin/duplicity /src file:///b (code=exited, status=0/SUCCESS)\n";
+        assert_eq!(run(body, None).status, Status::Success);
+    }
 }

@@ -1204,4 +1204,34 @@ Mar 23 23:15:36 server01 ionice[5200]: Warning: failed to read all source data d
         assert_eq!(o.status, Status::Failure);
         assert!(test_support::looks(looks_like, body.as_bytes()));
     }
+
+    #[test]
+    fn wrapper_quoted_stderr_and_systemd_status() {
+        // A logrus line of a Kubernetes operator quoting restic's stderr.
+        let body = r#"time="2020-01-07T03:46:01Z" level=error msg="Error backing up item" error="pod volume backup failed: error running restic backup, stderr=Fatal: unable to open config file: Stat: 403 Forbidden\n: exit status 1" name=x
+"#;
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors[0].contains("unable to open config file"));
+        assert!(looks_like_body(body.as_bytes()));
+        // `systemctl status` of a unit that runs restic: its exit code (3: files unreadable).
+        let body = "  Process: 12 ExecStartPre=/bin/true (code=exited, status=0/SUCCESS)\n  Process: 13 ExecStart=/usr/bin/restic backup /home (code=exited, status=3)\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Warning);
+        assert!(looks_like_body(body.as_bytes()));
+        let body =
+            "  Process: 13 ExecStart=/usr/bin/restic backup /home (code=killed, signal=TERM)\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        // Another program's unit is not restic's.
+        let body = "  Process: 13 ExecStart=/usr/bin/borg create x (code=exited, status=2)\n";
+        assert!(!looks_like_body(body.as_bytes()));
+        // Forum markup around restic's lines, a syslog month in Portuguese.
+        let body = "[COLOR=#333333]Fev 21 04:13:39 host restic-service[27099]: snapshot 1a2b3c4d saved[/COLOR]\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Success);
+        assert!(looks_like_body(body.as_bytes()));
+        let body = "Fatal: number of used blobs is larger than number of available blobs!\nPlease report this error (along with the output of the 'prune' run) at\nhttps://github.com/restic/restic/issues/new\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        assert!(looks_like_body(body.as_bytes()));
+    }
 }

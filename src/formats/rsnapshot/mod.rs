@@ -1074,6 +1074,26 @@ Nov 24 04:00:01 backup01 rsnapshot[300]: /usr/bin/rsnapshot weekly: completed su
     }
 
     #[test]
+    fn escaped_newlines_and_a_late_final_line() {
+        // elkarbackup's error log: rsnapshot's output on one line, `\n` written out.
+        let body = r"Command failed: [unknown error] rsync error: error in file IO (code 11) at receiver.c(393)\n/usr/bin/rsnapshot -c /tmp/r.cfg sync: ERROR: /usr/bin/rsync returned 11 while processing u@h:/x\ntouch /b/.sync/\nrm -f /tmp/r.pid\n/usr/bin/rsnapshot -c /tmp/r.cfg sync: ERROR: /usr/bin/rsnapshot -c /tmp/r.cfg sync: completed, but with some errors
+";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("r-sync", Status::Failure)]);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = r"Command failed: [unknown error] /usr/bin/rsync -a u@h:/x /b/.sync/.\nWARNING: Some files and/or directories in u@h:/x only transferred partially during rsync operation\ntouch /b/.sync/\nrm -f /tmp/r (...)
+";
+        let p = run(body, true);
+        assert_eq!(p.outcomes.len(), 1);
+        assert_eq!(p.outcomes[0].status, Status::Warning);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // A log that starts after `started`: its final line ends the same run.
+        let body = "[2026-11-24T08:08:06] /usr/bin/rsnapshot daily: ERROR: /usr/bin/rsync returned 12 while processing h:/x\n[2026-11-24T08:08:06] touch /b/daily.0/\n[2026-11-24T08:08:07] /usr/bin/rsnapshot daily: ERROR: /usr/bin/rsnapshot daily: completed, but with some errors\n";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("daily", Status::Failure)]);
+    }
+
+    #[test]
     fn config_errors_of_two_days_are_two_runs() {
         let body = "[2017-11-28T04:05:01] /usr/bin/rsnapshot daily: ERROR: rsnapshot can not continue.\n[2017-11-28T04:05:01] /usr/bin/rsnapshot daily: ERROR: sure you don't have spaces\n[2017-11-29T04:05:01] /usr/bin/rsnapshot daily: ERROR: /etc/rsnapshot.conf on line 207:\n";
         let p = run(body, true);
