@@ -9,8 +9,9 @@
 //! Owns: borg's exit-code classes, legacy (0 ok, 1 warning, 2 error, 128+N signal) and modern
 //! (borg 1.4 `BORG_EXIT_CODES=modern`, borg 2: 3-99 errors, 100-127 warnings), taken from
 //! `Input::exit_code` under `wrap` or else from the `terminating with ... rc N` line; the
-//! `borg check` override (any rc other than 0 is a failure). One file is one run. Must not do
-//! I/O or read the clock.
+//! `borg check` override (any rc other than 0 is a failure). One file is one run, except that
+//! each further `create --stats` block (a wrapper running `borg create` per source) starts one.
+//! Must not do I/O or read the clock.
 
 mod text;
 
@@ -18,7 +19,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{head, json_depth_delta, keep, note_dropped, unwrap_line, zero_files};
+use super::common::{
+    head, json_depth_delta, keep, note_dropped, runs_program, strip_bbcode, systemd_exec_status,
+    unwrap_line, unwrap_line_more, zero_files,
+};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 use text::{show_rc, Line};
@@ -83,10 +87,14 @@ struct Run {
     error_header: bool,
 }
 
-/// Parse borg output. The whole input is one run and is always consumed.
+/// Parse borg output. The input is one run, except that every further `create --stats` block
+/// (a wrapper that runs `borg create` once per source) starts a run of its own; it is always
+/// consumed whole.
 pub fn parse(input: &Input<'_>) -> Parsed {
     let text = String::from_utf8_lossy(input.bytes);
+    let text = strip_bbcode(&text);
     let mut run = Run::default();
+    let mut done: Vec<Run> = Vec::new();
     let trimmed = text.trim();
     // A compact document on one line, or the pretty-printed one alone in the file.
     let whole_doc = if trimmed.starts_with('{') {
@@ -134,10 +142,30 @@ pub fn parse(input: &Input<'_>) -> Parsed {
                     continue;
                 }
             }
+            if let Some((command, code)) = systemd_exec_status(l) {
+                if runs_program(command, "borg") {
+                    text_line(&mut run, &format!("exit code {code}"));
+                }
+                continue;
+            }
             if !l.is_empty() {
+                let next_archive = matches!(text::classify(l), Line::ArchiveName(_));
+                if next_archive && run.stats_block && run.doc.is_none() && !run.fatal {
+                    done.push(std::mem::take(&mut run));
+                }
                 text_line(&mut run, l);
             }
         }
+    }
+    if !done.is_empty() {
+        // Several `borg create` runs: the wrapper's exit code (under `wrap`) is the last one's.
+        let earlier = Input {
+            exit_code: None,
+            ..*input
+        };
+        let mut outcomes: Vec<Outcome> = done.into_iter().map(|r| outcome(r, &earlier)).collect();
+        outcomes.push(outcome(run, input));
+        return Parsed::whole(input, outcomes, Format::Borg);
     }
     if run.doc.is_none()
         && run.log_lines == 0
@@ -166,9 +194,13 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let text = String::from_utf8_lossy(head);
+    let text = strip_bbcode(&text);
     let mut doc_keys = 0;
     for l in text.lines().take(400) {
         let l = borg_text(l);
+        if systemd_exec_status(l).is_some_and(|(c, _)| runs_program(c, "borg")) {
+            return true;
+        }
         if l.starts_with('{') && !l.starts_with("{\"type\"") {
             // A wrapper's JSON log line that carries borg's stderr.
             if let Ok(v) = serde_json::from_str::<Value>(l) {
@@ -208,7 +240,7 @@ pub fn looks_like(input: &Input<'_>) -> bool {
 /// compose, a logger's time stamp and level, a mail quote, indentation: [`unwrap_line`]), a
 /// Python logger's `ERROR:app.name:` column, and borg 0.x's own `borg: ` in front of messages.
 fn borg_text(line: &str) -> &str {
-    let l = unwrap_line(line).trim_end();
+    let l = unwrap_line_more(line).trim_end();
     let l = python_logger_prefix(l).unwrap_or(l);
     match l.strip_prefix("borg: ") {
         // `borg: error: ...` is the argument parser's own line, kept whole.
@@ -417,6 +449,15 @@ fn text_line(run: &mut Run, l: &str) {
             // The server side's exception ends the client's command too (borg 1.0: `Remote:
             // Borg 1.0.6: exception in RPC call:`, then the remote traceback).
             let r = l.trim_start_matches("Remote:").trim();
+            // `borg check` of a remote repository: the server's check lines (`Remote: Invalid
+            // segment entry size [...]`) are the check's own.
+            if matches!(
+                text::classify(r),
+                Line::CheckStep | Line::CheckProblem(_) | Line::CheckVerdict(_)
+            ) {
+                text_line(run, r);
+                return;
+            }
             if r.starts_with("Traceback (most recent call last)")
                 || r.contains("exception in RPC call")
             {
@@ -970,6 +1011,50 @@ mod tests {
         let o = run(body.as_bytes(), None);
         assert_eq!(o.status, Status::Failure);
         assert!(o.errors[0].starts_with("Failed to create/acquire the lock"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn remote_check_problems_and_several_create_runs() {
+        let body = "$ borg check -v host:repo --repository-only\nRemote: Starting repository check\nRemote: Invalid segment entry size [segment 96, offset 665]\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors[0].starts_with("Invalid segment entry size"));
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // A wrapper running `borg create --stats` once per source: one run each.
+        let block = |name: &str, files: u32| {
+            format!("Archive name: {name}\nNumber of files: {files}\nThis archive:   1.00 MB   1.00 MB   1.00 kB\n")
+        };
+        let body = format!(
+            "-- WEB --\n{}Keeping archive: a\n{}{}",
+            block("web-2023-02-26", 3),
+            block("mail-2023-02-26", 4),
+            "terminating with warning status, rc 1\n"
+        );
+        let meta = crate::formats::FileMeta::for_path("/var/log/borg.log");
+        let many = |code| {
+            test_support::parse_as(Format::Borg, &meta, body.as_bytes(), code, &job("x"), true)
+        };
+        let p = many(Some(0));
+        let got: Vec<(String, Status, Option<u64>)> = p
+            .outcomes
+            .iter()
+            .map(|o| (o.job.clone(), o.status, o.files))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("web".to_string(), Status::Success, Some(3)),
+                ("mail".to_string(), Status::Success, Some(4)),
+            ]
+        );
+        // Without `wrap`, the rc line of the file is the last run's.
+        let p = many(None);
+        let st: Vec<Status> = p.outcomes.iter().map(|o| o.status).collect();
+        assert_eq!(st, [Status::Success, Status::Warning]);
+        // A systemd unit that runs borg: its exit code.
+        let body = "    Process: 7 ExecStart=/usr/bin/borg create --stats r::a /home (code=exited, status=2/INVALIDARGUMENT)\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
         assert!(test_support::looks(looks_like, body.as_bytes()));
     }
 

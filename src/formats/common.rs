@@ -403,3 +403,310 @@ mod unwrap_tests {
         }
     }
 }
+
+/// [`unwrap_line`], and the wrapper prefixes it does not know, peeled one layer after another
+/// (at most four rounds): a journald/syslog prefix whose month is not English (`Fev 21
+/// 04:13:39 host restic-service[27099]: `, `Mär  3 ...`, `févr. 3 ...`), and a bare `| `
+/// column (a wrapper that prints a program's stderr one line a `| `).
+pub(super) fn unwrap_line_more(line: &str) -> &str {
+    let mut l = unwrap_line(line);
+    for _ in 0..4 {
+        let next = bar_prefix(l).or_else(|| {
+            // A syslog tag ends in `]: `: only such lines are worth the closer look.
+            l.contains("]: ").then(|| local_journal_prefix(l)).flatten()
+        });
+        match next {
+            Some(rest) if !rest.trim().is_empty() => l = unwrap_line(rest),
+            _ => break,
+        }
+    }
+    l
+}
+
+/// `| text`, `|   File "x"`: a wrapper's column in front of a quoted program output.
+fn bar_prefix(l: &str) -> Option<&str> {
+    let r = l.strip_prefix('|')?;
+    r.strip_prefix(' ').or_else(|| r.is_empty().then_some(r))
+}
+
+/// `Fev 21 04:13:39 host tag[123]: text`: a syslog prefix with a month in another language
+/// (two to five letters, an optional dot); the tag must carry a pid, as in [`unwrap_line`].
+fn local_journal_prefix(l: &str) -> Option<&str> {
+    let month_len = l
+        .char_indices()
+        .find(|(_, c)| !c.is_alphabetic())
+        .map_or(l.len(), |(i, _)| i);
+    let month_chars = l[..month_len].chars().count();
+    if !(2..=5).contains(&month_chars) {
+        return None;
+    }
+    let rest = l[month_len..].strip_prefix('.').unwrap_or(&l[month_len..]);
+    let rest = rest.strip_prefix(' ')?.trim_start_matches(' ');
+    let day_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=2).contains(&day_len) {
+        return None;
+    }
+    let rest = clock(rest[day_len..].strip_prefix(' ')?)?;
+    let rest = rest.strip_prefix(' ')?;
+    let (host, rest) = rest.split_once(' ')?;
+    if host.is_empty() {
+        return None;
+    }
+    let (tag, text) = rest.split_once("]: ")?;
+    let (name, pid) = tag.split_once('[')?;
+    let ok_name = !name.is_empty() && !name.contains(' ');
+    let ok_pid = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+    (ok_name && ok_pid).then_some(text)
+}
+
+/// Forum markup (BBCode) a paste kept around or inside its lines: `[COLOR=#333333]`,
+/// `[FONT=monospace]`, `[/FONT]`, `[SIZE=2]`, `[B]`, `[CODE]`, `[QUOTE]` ... removed, case
+/// insensitive, when the text closes a tag somewhere (`[/...]`). Only these tag names are
+/// touched: `[2018-10-05T14:14:02]` or `[restic]` stay. The input is borrowed when nothing
+/// changes.
+pub(super) fn strip_bbcode(text: &str) -> std::borrow::Cow<'_, str> {
+    const TAGS: [&str; 12] = [
+        "COLOR", "FONT", "SIZE", "B", "I", "U", "S", "CODE", "QUOTE", "INDENT", "LEFT", "HTML",
+    ];
+    fn tag_len(s: &str) -> Option<usize> {
+        let inner = s.strip_prefix('[')?;
+        let inner = inner.strip_prefix('/').unwrap_or(inner);
+        let close = inner.find(']')?;
+        let body = &inner[..close];
+        let name = body.split('=').next().unwrap_or(body);
+        let known = TAGS.iter().any(|t| name.eq_ignore_ascii_case(t));
+        // A value is short and has no line break (`[COLOR=#333333]`, `[FONT=monospace]`).
+        let ok = known && body.len() <= 40 && !body.contains('\n');
+        ok.then(|| s.len() - inner.len() + close + 1)
+    }
+    if !text.contains("[/") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut changed = false;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let at = &rest[i..];
+        match tag_len(at) {
+            Some(n) => {
+                changed = true;
+                rest = &at[n..];
+            }
+            None => {
+                out.push('[');
+                rest = &at[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    if changed {
+        std::borrow::Cow::Owned(out)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// A line a wrapper stored with literal `\n` (backslash, n) between a program's lines
+/// (elkarbackup's `Command failed: ...\n/usr/bin/rsnapshot ...: ERROR: ...\ntouch ...`): the
+/// parts. None for a line with fewer than two such separators, a JSON text (its strings carry
+/// their own escapes) or a Windows path (`C:\new`).
+pub(super) fn escaped_lines(line: &str) -> Option<Vec<&str>> {
+    if line.matches("\\n").count() < 2 || line.contains("{\"") || line.contains("\":") {
+        return None;
+    }
+    let b = line.as_bytes();
+    let drive = b
+        .windows(3)
+        .any(|w| w[0].is_ascii_alphabetic() && w[1] == b':' && w[2] == b'\\');
+    if drive {
+        return None;
+    }
+    Some(
+        line.split("\\n")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect(),
+    )
+}
+
+/// The program output a wrapper's log line quotes in a `stderr` field: `stderr=...`,
+/// `stderr: ...`, `Stderr="..."` (up to the field's closing quote when it has one), with the
+/// escapes of a quoted string undone (`\"`, `\\`, `\t`) and its `\n` turned into line breaks.
+/// None when the line has no such field or it is empty.
+pub(super) fn stderr_field(line: &str) -> Option<String> {
+    let lower = line.to_ascii_lowercase();
+    let at = lower.find("stderr")?;
+    let after = line[at + "stderr".len()..].trim_start_matches(' ');
+    let after = after
+        .strip_prefix('=')
+        .or_else(|| after.strip_prefix(':'))?
+        .trim_start_matches(' ');
+    let body = after.strip_prefix('"').unwrap_or(after);
+    let mut out = String::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some('r') => {}
+                Some(other) => out.push(other),
+                None => break,
+            },
+            // The field ends at its unescaped closing quote (quoted or inside another field).
+            '"' => break,
+            _ => out.push(c),
+        }
+    }
+    (!out.trim().is_empty()).then_some(out)
+}
+
+/// `systemctl status`'s process line of a unit's main command: `Process: 2443366
+/// ExecStart=/nix/store/...-restic-0.18.1/bin/restic backup ... (code=exited, status=10)` ->
+/// (the command, its exit code). A kill by a signal is the shell's code (`signal=TERM` ->
+/// 143, `INT` -> 130, `KILL` -> 137). Only `ExecStart=` (not `ExecStartPre=` or
+/// `ExecStopPost=`).
+pub(super) fn systemd_exec_status(line: &str) -> Option<(&str, i32)> {
+    let at = line.find("ExecStart=")?;
+    let rest = &line[at + "ExecStart=".len()..];
+    let paren = rest.rfind(" (code=")?;
+    let command = rest[..paren].trim();
+    let status = &rest[paren + " (code=".len()..];
+    let code = if let Some(s) = status.strip_prefix("exited, status=") {
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        s[..digits].parse::<i32>().ok()?
+    } else if let Some(s) = status.strip_prefix("killed, signal=") {
+        match s.split([')', '/']).next()? {
+            "TERM" => 143,
+            "INT" => 130,
+            "KILL" => 137,
+            "HUP" => 129,
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    (!command.is_empty()).then_some((command, code))
+}
+
+/// Whether a command line runs `program` (one of its words, by its file name:
+/// `/nix/store/x-restic-0.18.1/bin/restic backup` runs `restic`).
+pub(super) fn runs_program(command: &str, program: &str) -> bool {
+    command
+        .split_whitespace()
+        .any(|w| w.rsplit('/').next() == Some(program))
+}
+
+#[cfg(test)]
+mod more_unwrap_tests {
+    use super::*;
+
+    #[test]
+    fn peels_local_months_and_bar_columns() {
+        let cases = [
+            (
+                "Fev 21 04:13:39 octopus restic-service[27099]: Applying Policy: x",
+                "Applying Policy: x",
+            ),
+            ("Mär  3 01:02:03 h borg[1]: rc 0", "rc 0"),
+            ("févr. 3 01:02:03 h rsnapshot[9]: done", "done"),
+            (
+                "| Failed to create/acquire the lock /x",
+                "Failed to create/acquire the lock /x",
+            ),
+            ("|   File \"/usr/lib/borg.py\"", "File \"/usr/lib/borg.py\""),
+            (
+                "> | Traceback (most recent call last):",
+                "Traceback (most recent call last):",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(unwrap_line_more(input), want, "{input}");
+        }
+        for l in [
+            "a | b",
+            "Time (start): Sun, 2017-09-17 13:49:16",
+            "Hello 21 04:13:39 is not a syslog line",
+            "[2024-04-26T05:18:40] touch /srv/",
+        ] {
+            assert_eq!(unwrap_line_more(l), l, "{l}");
+        }
+    }
+
+    #[test]
+    fn bbcode_is_stripped_and_other_brackets_stay() {
+        assert_eq!(
+            strip_bbcode("[COLOR=#333333][FONT=monospace]DUPLICITY: ERROR 31 GPGError"),
+            "[COLOR=#333333][FONT=monospace]DUPLICITY: ERROR 31 GPGError"
+        );
+        assert_eq!(
+            strip_bbcode("[COLOR=#333333][FONT=monospace]x[/FONT][/COLOR]\n[b]y[/b] [restic] z"),
+            "x\ny [restic] z"
+        );
+        assert_eq!(
+            strip_bbcode("[2018-10-05T14:14:02] [/x]"),
+            "[2018-10-05T14:14:02] [/x]"
+        );
+        let long = format!("[COLOR={}][/COLOR]", "a".repeat(100));
+        assert_eq!(strip_bbcode(&long), format!("[COLOR={}]", "a".repeat(100)));
+    }
+
+    #[test]
+    fn escaped_lines_split_only_plain_text() {
+        assert_eq!(
+            escaped_lines("a\\nb: ERROR: x\\n touch y"),
+            Some(vec!["a", "b: ERROR: x", "touch y"])
+        );
+        assert_eq!(escaped_lines("one \\n only"), None);
+        assert_eq!(escaped_lines("C:\\new\\n\\nx"), None);
+        assert_eq!(escaped_lines("{\"stderr\": \"a\\nb\\nc\"}"), None);
+    }
+
+    #[test]
+    fn stderr_fields() {
+        let velero = "level=error msg=\"x\" error=\"pod volume backup failed: error running restic backup, stderr     =Fatal: invalid id \\\"90f30016\\\": no matching ID found\\n: unable to find summary\" error.file=\"/x\"";
+        assert_eq!(
+            stderr_field(velero).as_deref(),
+            Some("Fatal: invalid id \"90f30016\": no matching ID found\n: unable to find summary")
+        );
+        assert_eq!(
+            stderr_field("Stderr:  | Failed to lock").as_deref(),
+            Some("| Failed to lock")
+        );
+        assert_eq!(stderr_field("stderr=\"\""), None);
+        assert_eq!(stderr_field("no field here"), None);
+        assert_eq!(stderr_field("stderr"), None);
+        assert_eq!(stderr_field("stderr=\\"), None);
+    }
+
+    #[test]
+    fn systemd_process_lines() {
+        let l = "    Process: 2443366 ExecStart=/nix/store/9x-restic-0.18.1/bin/restic backup --files-from=/run/x (code=exited, status=10)";
+        let (cmd, code) = systemd_exec_status(l).unwrap();
+        assert_eq!(code, 10);
+        assert!(runs_program(cmd, "restic"));
+        assert!(!runs_program(cmd, "borg"));
+        assert_eq!(
+            systemd_exec_status("Process: 1 ExecStartPre=/bin/x (code=exited, status=0/SUCCESS)"),
+            None
+        );
+        assert_eq!(
+            systemd_exec_status(
+                "Process: 1 ExecStart=/usr/bin/borg create (code=killed, signal=TERM)"
+            )
+            .map(|(_, c)| c),
+            Some(143)
+        );
+        assert_eq!(
+            systemd_exec_status(
+                "Process: 1 ExecStart=/bin/restic (code=exited, status=99999999999999999999)"
+            ),
+            None
+        );
+        assert_eq!(
+            systemd_exec_status("ExecStart= (code=exited, status=1)"),
+            None
+        );
+    }
+}

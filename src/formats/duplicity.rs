@@ -21,7 +21,10 @@ use nom::combinator::recognize;
 use nom::number::complete::recognize_float;
 use nom::{IResult, Parser};
 
-use super::common::{keep, note_dropped, unwrap_line, zero_files};
+use super::common::{
+    keep, note_dropped, runs_program, strip_bbcode, systemd_exec_status, unwrap_line_more,
+    zero_files,
+};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 
@@ -53,6 +56,9 @@ struct Run {
     differences: Option<u64>,
     /// `Attempt N failed` retries seen (a run that later gave up, or is still retrying).
     retries: usize,
+    /// The exit code a `systemctl status` line of the file gives (`ExecStart=... duplicity
+    /// ... (code=exited, status=N)`).
+    code: Option<i32>,
 }
 
 impl Run {
@@ -91,14 +97,19 @@ impl Run {
 /// reports a fatal error is one more (failed) run.
 pub fn parse(input: &Input<'_>) -> Parsed {
     let text = String::from_utf8_lossy(input.bytes);
+    let text = strip_bbcode(&text);
     let mut runs: Vec<Run> = Vec::new();
     let mut cur = Run::default();
     let mut in_block = false;
+    let mut exec_code: Option<i32> = None;
     for raw in text.lines() {
-        // `--log-file` prefixes message lines with ". "; some pastes wrap lines in backticks.
-        let line = unwrap_line(raw.trim_end_matches('\r'))
-            .trim_end()
-            .trim_matches('`');
+        let line = duplicity_text(raw);
+        if let Some((command, code)) = systemd_exec_status(line) {
+            if runs_program(command, "duplicity") || runs_program(command, "duply") {
+                exec_code = Some(code);
+            }
+            continue;
+        }
         if let Ok((_, level)) = log_header(line) {
             // `--log-file` record header: `WARNING 10 'path'`; the text follows on `. ` lines.
             if level == "ERROR" {
@@ -141,7 +152,12 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     }
     let outcomes = runs
         .into_iter()
-        .map(|r| outcome(r, input))
+        .map(|mut r| {
+            if r.code.is_none() {
+                r.code = exec_code;
+            }
+            outcome(r, input)
+        })
         .collect::<Vec<_>>();
     Parsed::whole(input, outcomes, Format::Duplicity)
 }
@@ -151,10 +167,15 @@ pub fn parse(input: &Input<'_>) -> Parsed {
 pub fn looks_like(input: &Input<'_>) -> bool {
     let head = &input.bytes[..input.bytes.len().min(256 * 1024)];
     let text = String::from_utf8_lossy(head);
-    text.lines().take(2000).any(|l| {
-        let l = unwrap_line(l).trim_end().trim_matches('`');
+    let text = strip_bbcode(&text);
+    text.lines().take(2000).any(|raw| {
+        let l = duplicity_text(raw);
+        let deja_dup = raw.contains("DUPLICITY: ") && log_header(l).is_ok();
         let l = l.strip_prefix(". ").unwrap_or(l).trim();
-        is_block_start(l)
+        deja_dup
+            || systemd_exec_status(l)
+                .is_some_and(|(c, _)| runs_program(c, "duplicity") || runs_program(c, "duply"))
+            || is_block_start(l)
             || l.starts_with("Last full backup date: ")
             || l.starts_with("Last full backup is too old")
             || l.starts_with("No signatures found, switching to full backup")
@@ -182,6 +203,19 @@ pub fn looks_like(input: &Input<'_>) -> bool {
             || l.starts_with("Verify complete: ")
             || l.starts_with("Found primary backup chain")
     })
+}
+
+/// A line as duplicity wrote it: without a wrapper's prefix ([`unwrap_line_more`]), Déjà Dup's
+/// `DUPLICITY: ` in front of the `--log-fd` records it logs, and the Markdown backticks of a
+/// paste.
+fn duplicity_text(raw: &str) -> &str {
+    let l = unwrap_line_more(raw.trim_end_matches('\r'));
+    let l = match l.strip_prefix("DUPLICITY:") {
+        Some(r) if r.is_empty() || r.starts_with(' ') => r.trim_start(),
+        _ => l,
+    };
+    // `--log-file` prefixes message lines with ". "; some pastes wrap lines in backticks.
+    l.trim_end().trim_matches('`')
 }
 
 /// `Attempt 1 failed. BackendException: ...`: duplicity's retry of a backend operation.
@@ -294,7 +328,8 @@ fn message(run: &mut Run, l: &str) {
         || (l.contains("Error: Command '[") && l.contains("duplicity"))
     {
         run.fatal = true;
-        if !l.starts_with("Traceback") {
+        // Déjà Dup's log repeats the exception after the traceback: keep it once.
+        if !l.starts_with("Traceback") && !run.errors.iter().any(|e| e == l) {
             keep(&mut run.errors, &mut run.dropped, l);
         }
     } else if l.starts_with("KeyboardInterrupt") {
@@ -339,7 +374,8 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
         .filter(|d| d.is_finite() && (0.0..1e10).contains(d));
     o.files = run.source_files;
     o.bytes = run.size_change;
-    let code = input.exit_code.filter(|&c| c != 0);
+    let any_code = input.exit_code.or(run.code);
+    let code = any_code.filter(|&c| c != 0);
     let canceled = run.canceled || matches!(code, Some(130 | 143));
     let errors = run.stat_errors.unwrap_or(0);
     let mut parts = Vec::new();
@@ -363,7 +399,7 @@ fn outcome(mut run: Run, input: &Input<'_>) -> Outcome {
                 }
                 _ => Status::Success,
             }
-        } else if input.exit_code == Some(0) {
+        } else if any_code == Some(0) {
             parts.push("duplicity exited with code 0 (no statistics block)".into());
             Status::Success
         } else if run.errors.is_empty() && run.warnings.is_empty() && !run.canceled {
@@ -684,5 +720,24 @@ Errors 0
         assert!(test_support::looks(looks_like, body.as_bytes()));
         let body = "    bash-5.1# backup\n    Traceback (innermost last):\n      File \"/usr/bin/duplicity\", line 87, in <module>\n";
         assert_eq!(run(body, None).status, Status::Failure);
+    }
+
+    #[test]
+    fn deja_dup_log_fd_and_forum_markup() {
+        let body = "DUPLICITY: INFO 1\nDUPLICITY: . Using archive dir: /home/u/.cache/deja-dup/b16a\n\nDUPLICITY: ERROR 23 BackendException\nDUPLICITY: . BackendException: Could not initialize backend: No module named x\n";
+        let o = run(body, None);
+        assert_eq!(o.status, Status::Failure);
+        assert_eq!(o.errors.len(), 1);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "[COLOR=#333333][FONT=monospace]DUPLICITY: ERROR 31 GPGError\nDUPLICITY: . GPGError: GPG Failed, see log below:[/FONT][/COLOR]\n";
+        assert_eq!(run(body, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // `systemctl status` of a unit that runs duply: its exit code.
+        let body =
+            "   Process: 9 ExecStart=/usr/bin/duply web backup (code=exited, status=1/FAILURE)\n";
+        assert_eq!(run(body, None).status, Status::Failure);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = "   Process: 9 ExecStart=/usr/bin/duplicity /src file:///b (code=exited, status=0/SUCCESS)\n";
+        assert_eq!(run(body, None).status, Status::Success);
     }
 }

@@ -16,7 +16,10 @@ mod text;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{head, json_depth_delta, keep, note_dropped, unwrap_line, zero_files};
+use super::common::{
+    head, json_depth_delta, keep, note_dropped, runs_program, stderr_field, strip_bbcode,
+    systemd_exec_status, unwrap_line, unwrap_line_more, zero_files,
+};
 use super::{Format, Input, Parsed};
 use crate::outcome::{human_bytes, Outcome, Status};
 use text::Line;
@@ -102,6 +105,7 @@ impl Run {
 pub fn parse(input: &Input<'_>) -> Parsed {
     let clean = strip_ansi(input.bytes);
     let text = String::from_utf8_lossy(&clean);
+    let text = strip_bbcode(&text);
     if text.trim().is_empty() {
         let mut o = match input.exit_code {
             // `--quiet` prints nothing on success.
@@ -168,6 +172,20 @@ pub fn parse(input: &Input<'_>) -> Parsed {
                 continue;
             }
         }
+        // `systemctl status` of a unit that runs restic: its exit code.
+        if let Some((command, code)) = systemd_exec_status(line) {
+            if runs_program(command, "restic") {
+                run.exit_code = Some(code);
+            }
+            continue;
+        }
+        // A wrapper's log line quoting restic's stderr (Velero: `stderr=Fatal: ...`).
+        if let Some(quoted) = quoted_restic_stderr(line) {
+            for l in quoted.lines().map(restic_text).filter(|l| !l.is_empty()) {
+                text_line(&mut run, l);
+            }
+            continue;
+        }
         text_line(&mut run, line);
     }
     Parsed::whole(input, vec![outcome(run, input)], Format::Restic)
@@ -180,9 +198,14 @@ pub fn looks_like(input: &Input<'_>) -> bool {
     let head = head(input.bytes);
     let clean = strip_ansi(head);
     let text = String::from_utf8_lossy(&clean);
+    let text = strip_bbcode(&text);
     text.lines().take(400).any(|raw| {
         let l = restic_text(raw);
         is_journal_line(raw)
+            || systemd_exec_status(l).is_some_and(|(c, _)| runs_program(c, "restic"))
+            || quoted_restic_stderr(l).is_some()
+            || l.starts_with("Fatal: number of used blobs is larger than number of available")
+            || l.contains("github.com/restic/restic/issues/new")
             || (l.contains("{\"message_type\":\"") && l.contains("\"}"))
             || (l.starts_with("{\"message_type\":") && l.contains('"'))
             || l.starts_with("\"message_type\": \"")
@@ -214,9 +237,25 @@ pub fn looks_like(input: &Input<'_>) -> bool {
 /// compose, a logger's time stamp and level, a mail quote, indentation; see
 /// [`unwrap_line`]), backrest's `[restic] ` column, and surrounding white space and `\r`.
 fn restic_text(raw: &str) -> &str {
-    let l = unwrap_line(raw);
+    let l = unwrap_line_more(raw);
     let l = l.strip_prefix("[restic] ").unwrap_or(l);
     l.trim_matches(|c: char| c.is_whitespace() || c == '\r')
+}
+
+/// restic's stderr quoted in a wrapper's log line that names restic (`error running restic
+/// backup, stderr=Fatal: ...`): the quoted text, when it holds a `Fatal:` or `error:` line.
+fn quoted_restic_stderr(line: &str) -> Option<String> {
+    if !line.contains("restic") {
+        return None;
+    }
+    let quoted = stderr_field(line)?;
+    quoted
+        .lines()
+        .any(|l| {
+            let l = restic_text(l);
+            l.starts_with("Fatal: ") || l.starts_with("error: ")
+        })
+        .then_some(quoted)
 }
 
 /// A journald or syslog line whose tag is restic's own (`host restic[1400]: ...`).
@@ -1164,5 +1203,35 @@ Mar 23 23:15:36 server01 ionice[5200]: Warning: failed to read all source data d
         let o = run(body.as_bytes(), None);
         assert_eq!(o.status, Status::Failure);
         assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn wrapper_quoted_stderr_and_systemd_status() {
+        // A logrus line of a Kubernetes operator quoting restic's stderr.
+        let body = r#"time="2020-01-07T03:46:01Z" level=error msg="Error backing up item" error="pod volume backup failed: error running restic backup, stderr=Fatal: unable to open config file: Stat: 403 Forbidden\n: exit status 1" name=x
+"#;
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Failure);
+        assert!(o.errors[0].contains("unable to open config file"));
+        assert!(looks_like_body(body.as_bytes()));
+        // `systemctl status` of a unit that runs restic: its exit code (3: files unreadable).
+        let body = "  Process: 12 ExecStartPre=/bin/true (code=exited, status=0/SUCCESS)\n  Process: 13 ExecStart=/usr/bin/restic backup /home (code=exited, status=3)\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Warning);
+        assert!(looks_like_body(body.as_bytes()));
+        let body =
+            "  Process: 13 ExecStart=/usr/bin/restic backup /home (code=killed, signal=TERM)\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        // Another program's unit is not restic's.
+        let body = "  Process: 13 ExecStart=/usr/bin/borg create x (code=exited, status=2)\n";
+        assert!(!looks_like_body(body.as_bytes()));
+        // Forum markup around restic's lines, a syslog month in Portuguese.
+        let body = "[COLOR=#333333]Fev 21 04:13:39 host restic-service[27099]: snapshot 1a2b3c4d saved[/COLOR]\n";
+        let o = run(body.as_bytes(), None);
+        assert_eq!(o.status, Status::Success);
+        assert!(looks_like_body(body.as_bytes()));
+        let body = "Fatal: number of used blobs is larger than number of available blobs!\nPlease report this error (along with the output of the 'prune' run) at\nhttps://github.com/restic/restic/issues/new\n";
+        assert_eq!(run(body.as_bytes(), None).status, Status::Failure);
+        assert!(looks_like_body(body.as_bytes()));
     }
 }

@@ -91,7 +91,10 @@ pub(super) fn classify(l: &str) -> Line<'_> {
     if let Some(v) = check_verdict(l) {
         return Line::CheckVerdict(v);
     }
-    if l.ends_with("orphaned objects found!") || l.starts_with("Data integrity error") {
+    if l.ends_with("orphaned objects found!")
+        || l.starts_with("Data integrity error")
+        || CHECK_PROBLEMS.iter().any(|p| l.starts_with(p))
+    {
         return Line::CheckProblem(l);
     }
     if CHECK_STEPS.iter().any(|p| l.starts_with(p)) {
@@ -123,6 +126,15 @@ const FATAL_CONTAINS: &[&str] = &[
     "borg.remote.ConnectionClosed",
     "borg: Error: ",
     ": Failed to create/acquire the lock ",
+];
+
+/// Problems `borg check` reports without the `Data integrity error: ` of later versions (1.0:
+/// `Invalid segment entry size [segment 9608, offset 6659340]`).
+const CHECK_PROBLEMS: &[&str] = &[
+    "Invalid segment entry size [segment ",
+    "Invalid segment magic [segment ",
+    "Segment entry checksum mismatch [segment ",
+    "Index object count mismatch",
 ];
 
 const CHECK_STEPS: &[&str] = &[
@@ -326,9 +338,11 @@ pub(super) fn is_borg_line(l: &str) -> bool {
                 || f.contains(" is not a valid repository. Check repo config.")
         }
         Line::Remote => {
+            let inner = l.trim_start_matches("Remote:").trim();
             l.contains(": exception in RPC call")
                 || l.starts_with("Remote: Borg ")
                 || l.starts_with("Remote: borg.")
+                || (!inner.starts_with("Remote:") && is_borg_line(inner))
         }
         Line::FileWarning(w) => {
             w.contains(": file changed while we backed it up")

@@ -63,6 +63,9 @@ struct Run {
     bytes: Option<u64>,
     /// The exit code a pasted console session shows (`# echo $?`, then the number).
     rc: Option<i32>,
+    /// A console run that took its invocation from a later `<invocation>: ERROR:` line: it
+    /// ends with its final line or the input, not at the next record.
+    adopted: bool,
 }
 
 impl Run {
@@ -87,6 +90,7 @@ impl Run {
             files: None,
             bytes: None,
             rc: None,
+            adopted: false,
         }
     }
 
@@ -160,12 +164,27 @@ impl State<'_, '_> {
         let mut i = 0;
         while i < self.open.len() {
             let r = &self.open[i];
-            if !r.had_start && matches!(r.key, Key::Inv(_)) {
+            if !r.had_start && !r.adopted && matches!(r.key, Key::Inv(_)) {
                 self.close(i, None, "");
             } else {
                 i += 1;
             }
         }
+    }
+
+    /// A console run without an invocation yet (a wrapper's output where rsync's complaint
+    /// comes before rsnapshot's own `<invocation>: ERROR:` lines) is the run of `inv`: it takes
+    /// that key. Its index, None when there is no such run.
+    fn adopt_console(&mut self, inv: &str) -> Option<usize> {
+        let i = self
+            .open
+            .iter()
+            .rposition(|x| x.key == Key::Console && x.inv.is_none() && !x.had_start)?;
+        let run = &mut self.open[i];
+        run.key = Key::Inv(inv.to_string());
+        run.inv = Some(inv.to_string());
+        run.adopted = true;
+        Some(i)
     }
 
     /// The run `key` (opened without a start if it is not open yet).
@@ -236,10 +255,19 @@ impl State<'_, '_> {
                 run.pending_supersede = pending;
             }
             Line::Done(inv, status) => {
-                self.close_orphans();
-                let i = match self.find_started(inv) {
+                // The final line of a run whose `ERROR:` lines came without `started` (a paste
+                // or a wrapper's log that starts late) ends that run, not a new one.
+                let key = Key::Inv(inv.to_string());
+                let same = self.open.iter().rposition(|x| x.key == key);
+                if same.is_none() {
+                    self.close_orphans();
+                }
+                let i = match same.or_else(|| self.find_started(inv)) {
                     Some(i) => i,
-                    None => self.run(Key::Inv(inv.to_string()), Some(inv), r),
+                    None => match self.adopt_console(inv) {
+                        Some(i) => i,
+                        None => self.run(key, Some(inv), r),
+                    },
                 };
                 let i = self.confirm(i);
                 self.open[i].apply(&line, r.time);
@@ -263,7 +291,10 @@ impl State<'_, '_> {
                     Some(i) => i,
                     None => {
                         self.close_orphans();
-                        self.run(key, Some(inv), r)
+                        match self.adopt_console(inv) {
+                            Some(i) => i,
+                            None => self.run(key, Some(inv), r),
+                        }
                     }
                 };
                 let i = if is_lock_held(m) {
@@ -306,7 +337,12 @@ impl State<'_, '_> {
                 }
             }
             _ => {
-                self.close_orphans();
+                // A config error's run ends at the next message; rsnapshot's own command echo
+                // (`touch ...`, `rm -f ...`) between its `ERROR:` lines and its final line
+                // does not end it.
+                if !matches!(line, Line::Other) {
+                    self.close_orphans();
+                }
                 let console = matches!(
                     line,
                     Line::Error(None, _) | Line::Warning(_) | Line::RsyncExit(..) | Line::Rsync(_)
@@ -1035,6 +1071,26 @@ Nov 24 04:00:01 backup01 rsnapshot[300]: /usr/bin/rsnapshot weekly: completed su
         assert_eq!(jobs(&p.outcomes), [("r-sync", Status::Failure)]);
         assert!(p.outcomes[0].errors[0].contains("returned 255"));
         assert!(test_support::looks(looks_like, body.as_bytes()));
+    }
+
+    #[test]
+    fn escaped_newlines_and_a_late_final_line() {
+        // elkarbackup's error log: rsnapshot's output on one line, `\n` written out.
+        let body = r"Command failed: [unknown error] rsync error: error in file IO (code 11) at receiver.c(393)\n/usr/bin/rsnapshot -c /tmp/r.cfg sync: ERROR: /usr/bin/rsync returned 11 while processing u@h:/x\ntouch /b/.sync/\nrm -f /tmp/r.pid\n/usr/bin/rsnapshot -c /tmp/r.cfg sync: ERROR: /usr/bin/rsnapshot -c /tmp/r.cfg sync: completed, but with some errors
+";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("r-sync", Status::Failure)]);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        let body = r"Command failed: [unknown error] /usr/bin/rsync -a u@h:/x /b/.sync/.\nWARNING: Some files and/or directories in u@h:/x only transferred partially during rsync operation\ntouch /b/.sync/\nrm -f /tmp/r (...)
+";
+        let p = run(body, true);
+        assert_eq!(p.outcomes.len(), 1);
+        assert_eq!(p.outcomes[0].status, Status::Warning);
+        assert!(test_support::looks(looks_like, body.as_bytes()));
+        // A log that starts after `started`: its final line ends the same run.
+        let body = "[2026-11-24T08:08:06] /usr/bin/rsnapshot daily: ERROR: /usr/bin/rsync returned 12 while processing h:/x\n[2026-11-24T08:08:06] touch /b/daily.0/\n[2026-11-24T08:08:07] /usr/bin/rsnapshot daily: ERROR: /usr/bin/rsnapshot daily: completed, but with some errors\n";
+        let p = run(body, true);
+        assert_eq!(jobs(&p.outcomes), [("daily", Status::Failure)]);
     }
 
     #[test]

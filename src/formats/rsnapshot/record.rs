@@ -15,7 +15,7 @@ use nom::combinator::{map_res, opt};
 use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
-use super::super::common::unwrap_line;
+use super::super::common::{escaped_lines, strip_bbcode, unwrap_line_more};
 use crate::outcome::Status;
 
 /// A record's text (with its continuation lines) is cut at about this many bytes.
@@ -76,6 +76,11 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
         bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
     };
     let mut out: Vec<Record> = Vec::new();
+    // Forum markup and lines joined with literal `\n` are rare: look for them once.
+    let whole = String::from_utf8_lossy(&bytes[..end]);
+    let bbcode = whole.contains("[/");
+    let escaped = whole.contains("\\n");
+    drop(whole);
     // The previous line ended with `\`: this one continues its record.
     let mut continued = false;
     let mut pos = 0;
@@ -85,12 +90,13 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
             .position(|&b| b == b'\n')
             .map_or(end, |i| pos + i + 1);
         let raw = String::from_utf8_lossy(&bytes[pos..nl]);
+        let raw = if bbcode { strip_bbcode(&raw) } else { raw };
         let line = unquote(raw.trim_end_matches(['\n', '\r']));
         let (prefix, text) = match prefix(line) {
             Some((time, source, text)) => (Some((time, source)), text),
             // An indented, quoted or compose-prefixed paste: the prefix under the wrapper's.
             None => {
-                let inner = unquote(unwrap_line(line));
+                let inner = unquote(unwrap_line_more(line));
                 match (inner.len() < line.len()).then(|| prefix(inner)).flatten() {
                     Some((time, source, text)) => (Some((time, source)), text),
                     None => (None, inner),
@@ -99,6 +105,30 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
         };
         let text = text.trim();
         if prefix.is_none() && !continued {
+            // A wrapper stored the output on one line with literal `\n` between its lines.
+            if let Some(parts) = escaped.then(|| escaped_lines(text)).flatten() {
+                for part in parts {
+                    let part = unquote(part.trim_matches('`').trim());
+                    let (time, source, text) = match self::prefix(part) {
+                        Some((time, source, text)) => (time, source, text.trim()),
+                        None => (None, Source::Plain, part),
+                    };
+                    if text.is_empty() {
+                        continue;
+                    }
+                    let mut text = text.to_string();
+                    text.truncate(floor_char_boundary(&text, MAX_RECORD));
+                    out.push(Record {
+                        start: pos,
+                        end: nl,
+                        time,
+                        source,
+                        text,
+                    });
+                }
+                pos = nl;
+                continue;
+            }
             if let Some(parts) = unflatten(text) {
                 // A console error a wrapper flattened onto one line: one record a message.
                 for part in parts {
