@@ -654,14 +654,6 @@ fn change_state_survives_a_restart() {
 
 // ---- measurements (scripts/bench-channels) ----
 
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the comm.
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -732,7 +724,7 @@ fn measure_agent_cpu_per_1000_outcomes() {
         }
         let agent = s.start_agent();
         std::thread::sleep(Duration::from_secs(1));
-        let before = cpu_ticks(agent.pid());
+        let before = agent.cpu_ticks();
         let t0 = Instant::now();
         for f in 0..10 {
             let lines: String = (0..100)
@@ -748,7 +740,7 @@ fn measure_agent_cpu_per_1000_outcomes() {
         let wall = t0.elapsed();
         // Let the last acks and checkpoint writes finish.
         std::thread::sleep(Duration::from_millis(300));
-        let used = (cpu_ticks(agent.pid()) - before) as f64 * tick;
+        let used = (agent.cpu_ticks() - before) as f64 * tick;
         println!(
             "BENCH cpu destinations={} outcomes={n} cpu_ms={used:.0} wall_ms={:.0} \
              hook_connections={}",

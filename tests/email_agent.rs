@@ -158,3 +158,59 @@ fn email_latency() {
     );
     drop(agent);
 }
+
+/// Agent CPU to take 1,000 outcomes (10 files of 100) and deliver them to NSCA alone, and to
+/// NSCA plus an email channel (aiosmtpd, STARTTLS + AUTH) and a webhook channel (the local
+/// HTTP double), both `when = "always"` so every outcome is a mail and a request. Prints a
+/// `BENCH` line per case for `scripts/bench-channels`.
+#[test]
+#[ignore]
+fn measure_agent_cpu_nsca_and_two_channels() {
+    if !have_aiosmtpd() {
+        return;
+    }
+    let n: usize = 1000;
+    let tick_ms = 10.0; // USER_HZ = 100 on Linux
+    for channels in [false, true] {
+        let ca = TestCa::new();
+        let smtpd = Smtpd::start(&ca, &["--require-starttls", "--user", "alice:s3cret"]);
+        let hook = common::http_double::HttpDouble::start();
+        let peer = Peer::start(0);
+        let s = Setup::new();
+        let when = if channels { "always" } else { "never" };
+        config(&s, peer.port(), smtpd.port, &ca, when, "{job}");
+        let mut text = std::fs::read_to_string(&s.config).unwrap();
+        text.push_str(&format!(
+            "\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nwhen = \"{when}\"\nurl = \"{}\"\n",
+            hook.url("/hooks/bench")
+        ));
+        std::fs::write(&s.config, text).unwrap();
+        let agent = s.start_agent();
+        let before = agent.cpu_ticks();
+        let t0 = Instant::now();
+        for f in 0..10 {
+            let lines: String = (0..100)
+                .map(|i| result_json("cpu", "failure", f * 100 + i))
+                .collect();
+            s.drop_file(&format!("c{f:02}.json"), &lines);
+        }
+        let got = peer.wait_ids(n, Duration::from_secs(120));
+        assert_eq!(distinct_ids(&got, n), n);
+        if channels {
+            assert_eq!(smtpd.wait_messages(n, Duration::from_secs(300)).len(), n);
+            assert_eq!(hook.wait_count(n, Duration::from_secs(120)).len(), n);
+        }
+        let wall = t0.elapsed();
+        std::thread::sleep(Duration::from_millis(300));
+        let used = (agent.cpu_ticks() - before) as f64 * tick_ms;
+        println!(
+            "BENCH cpu destinations={} outcomes={n} cpu_ms={used:.0} wall_ms={:.0}",
+            if channels {
+                "nsca+email+webhook"
+            } else {
+                "nsca"
+            },
+            wall.as_secs_f64() * 1e3
+        );
+    }
+}

@@ -231,6 +231,15 @@ impl Agent {
         self.child.try_wait().unwrap().is_none()
     }
 
+    /// CPU time used so far (user + system), in clock ticks (1/100 s on Linux).
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        // utime and stime: fields 14 and 15 of stat(5), 12 and 13 after the comm.
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
     /// A `kB` field of `/proc/<pid>/status` (VmHWM, VmRSS, ...) in bytes.
     pub fn proc_status_kb(&self, field: &str) -> u64 {
         let text = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();

@@ -164,12 +164,6 @@ fn text_detection_is_specific() {
     assert_eq!(o.status, Status::Unknown);
 }
 
-/// Every number of every fixture (and the real corpus) replaced by hostile values: no panic.
-#[test]
-fn number_mutation_sweep() {
-    crate::formats::pgbackrest::tests::sweep("xo", Format::Xo);
-}
-
 #[test]
 fn call_logs_server_log_lines_and_task_fragments() {
     let all = |body: &str| {
