@@ -160,6 +160,10 @@ fn quote_prefix(l: &str) -> Option<&str> {
 
 /// `name-1  | text`: a docker compose log column (a name, spaces, a bar).
 fn compose_prefix(l: &str) -> Option<&str> {
+    // Most lines have no bar at all: one byte scan rules them out.
+    if !l.as_bytes().contains(&b'|') {
+        return None;
+    }
     let name_len = l
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
         .unwrap_or(l.len());
@@ -413,7 +417,7 @@ pub(super) fn unwrap_line_more(line: &str) -> &str {
     for _ in 0..4 {
         let next = bar_prefix(l).or_else(|| {
             // A syslog tag ends in `]: `: only such lines are worth the closer look.
-            l.contains("]: ").then(|| local_journal_prefix(l)).flatten()
+            has(l, "]: ").then(|| local_journal_prefix(l)).flatten()
         });
         match next {
             Some(rest) if !rest.trim().is_empty() => l = unwrap_line(rest),
@@ -568,6 +572,9 @@ pub(super) fn stderr_field(line: &str) -> Option<String> {
 /// 143, `INT` -> 130, `KILL` -> 137). Only `ExecStart=` (not `ExecStartPre=` or
 /// `ExecStopPost=`).
 pub(super) fn systemd_exec_status(line: &str) -> Option<(&str, i32)> {
+    if !has(line, "ExecStart=") {
+        return None;
+    }
     let at = line.find("ExecStart=")?;
     let rest = &line[at + "ExecStart=".len()..];
     let paren = rest.rfind(" (code=")?;
@@ -708,5 +715,84 @@ mod more_unwrap_tests {
             systemd_exec_status("ExecStart= (code=exited, status=1)"),
             None
         );
+    }
+}
+
+/// `b` as text: borrowed when it is valid UTF-8 (the common case, checked at full speed),
+/// else with U+FFFD for the invalid bytes.
+pub(super) fn text(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
+/// `hay.contains(needle)`, with byte scans for the needle's first and last bytes first: most
+/// lines do not hold both, and those scans are much cheaper than setting up a substring search
+/// per line.
+pub(super) fn has(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    match (n.first(), n.last()) {
+        (Some(a), Some(z)) => h.contains(z) && h.contains(a) && hay.contains(needle),
+        _ => true,
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (or a space for the `T`) at the start of `s`, read digit by digit
+/// (chrono's format-string parser costs a lot per line); None for anything else, including a
+/// date that does not exist.
+pub(super) fn iso_seconds(s: &[u8]) -> Option<chrono::NaiveDateTime> {
+    let b = s.get(..19)?;
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)?;
+    date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)
+}
+
+#[cfg(test)]
+mod speed_helper_tests {
+    use super::*;
+
+    #[test]
+    fn iso_seconds_reads_exactly_what_chrono_reads() {
+        for s in [
+            "2026-11-24T09:28:09",
+            "2026-11-24 09:28:09",
+            "1970-01-01T00:00:00",
+            "2026-02-29T00:00:00",
+            "2024-02-29T23:59:59",
+            "2026-13-01T00:00:00",
+            "2026-11-24T24:00:00",
+            "9999-99-99T99:99:99",
+            "2026-11-24X09:28:09",
+            "2026-1a-24T09:28:09",
+            "2026-11-24T09:28",
+        ] {
+            let chrono =
+                chrono::NaiveDateTime::parse_from_str(&s.replace(' ', "T"), "%Y-%m-%dT%H:%M:%S")
+                    .ok();
+            assert_eq!(iso_seconds(s.as_bytes()), chrono, "{s}");
+        }
+    }
+
+    #[test]
+    fn text_and_has() {
+        assert!(matches!(text(b"abc"), std::borrow::Cow::Borrowed("abc")));
+        assert_eq!(text(b"a\xffb"), "a\u{fffd}b");
+        assert!(has("x Error: y", "Error: "));
+        assert!(!has("x error y", "Error"));
+        assert!(has("abc", ""));
     }
 }

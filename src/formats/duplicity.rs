@@ -22,7 +22,7 @@ use nom::number::complete::recognize_float;
 use nom::{IResult, Parser};
 
 use super::common::{
-    keep, note_dropped, runs_program, strip_bbcode, systemd_exec_status, unwrap_line_more,
+    has, keep, note_dropped, runs_program, strip_bbcode, systemd_exec_status, unwrap_line_more,
     zero_files,
 };
 use super::{Format, Input, Parsed};
@@ -96,7 +96,7 @@ impl Run {
 /// Parse duplicity output: one outcome per statistics block; text after the last block that
 /// reports a fatal error is one more (failed) run.
 pub fn parse(input: &Input<'_>) -> Parsed {
-    let text = String::from_utf8_lossy(input.bytes);
+    let text = super::common::text(input.bytes);
     let text = strip_bbcode(&text);
     let mut runs: Vec<Run> = Vec::new();
     let mut cur = Run::default();
@@ -305,7 +305,7 @@ fn message(run: &mut Run, l: &str) {
         return;
     }
     if l.starts_with("Error accessing possibly locked file")
-        || (l.starts_with("Error ") && l.contains(" getting delta for "))
+        || (l.starts_with("Error ") && has(l, " getting delta for "))
         || l.starts_with("Error listing directory")
         || l.starts_with("Warning: ")
     {
@@ -325,7 +325,7 @@ fn message(run: &mut Run, l: &str) {
         || l.starts_with("Another duplicity instance is already running")
         || l.starts_with("ModuleNotFoundError: ")
         || l.starts_with("ImportError: ")
-        || (l.contains("Error: Command '[") && l.contains("duplicity"))
+        || (has(l, "Error: Command '[") && has(l, "duplicity"))
     {
         run.fatal = true;
         // Déjà Dup's log repeats the exception after the traceback: keep it once.
@@ -334,7 +334,7 @@ fn message(run: &mut Run, l: &str) {
         }
     } else if l.starts_with("KeyboardInterrupt") {
         run.canceled = true;
-    } else if run.fatal && run.errors.is_empty() && l.contains("Error") {
+    } else if run.fatal && run.errors.is_empty() && has(l, "Error") {
         // The exception line at the end of a traceback.
         keep(&mut run.errors, &mut run.dropped, l);
     } else if l.starts_with("Collection Status")

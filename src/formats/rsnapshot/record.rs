@@ -77,7 +77,7 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
     };
     let mut out: Vec<Record> = Vec::new();
     // Forum markup and lines joined with literal `\n` are rare: look for them once.
-    let whole = String::from_utf8_lossy(&bytes[..end]);
+    let whole = super::super::common::text(&bytes[..end]);
     let bbcode = whole.contains("[/");
     let escaped = whole.contains("\\n");
     drop(whole);
@@ -89,7 +89,7 @@ pub(super) fn records(bytes: &[u8], complete: bool) -> Vec<Record> {
             .iter()
             .position(|&b| b == b'\n')
             .map_or(end, |i| pos + i + 1);
-        let raw = String::from_utf8_lossy(&bytes[pos..nl]);
+        let raw = super::super::common::text(&bytes[pos..nl]);
         let raw = if bbcode { strip_bbcode(&raw) } else { raw };
         let line = unquote(raw.trim_end_matches(['\n', '\r']));
         let (prefix, text) = match prefix(line) {
@@ -250,7 +250,7 @@ fn sane(t: NaiveDateTime) -> Option<DateTime<Utc>> {
 /// `[2026-11-24T08:08:06] ` or `[07/Dec/2018:04:30:13] ` (nom).
 fn log_stamp(l: &str) -> IResult<&str, NaiveDateTime> {
     let iso = map_res(take(19usize), |s: &str| {
-        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+        super::super::common::iso_seconds(s.as_bytes()).ok_or(())
     });
     let old = map_res(take(20usize), |s: &str| {
         NaiveDateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S")
