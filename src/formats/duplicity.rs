@@ -102,9 +102,11 @@ pub fn parse(input: &Input<'_>) -> Parsed {
     let mut cur = Run::default();
     let mut in_block = false;
     let mut exec_code: Option<i32> = None;
+    // systemd's status lines are rare: look for them only when the text has one.
+    let systemd = super::common::has(&text, "ExecStart=");
     for raw in text.lines() {
         let line = duplicity_text(raw);
-        if let Some((command, code)) = systemd_exec_status(line) {
+        if let Some((command, code)) = systemd.then(|| systemd_exec_status(line)).flatten() {
             if runs_program(command, "duplicity") || runs_program(command, "duply") {
                 exec_code = Some(code);
             }
@@ -209,13 +211,17 @@ pub fn looks_like(input: &Input<'_>) -> bool {
 /// `DUPLICITY: ` in front of the `--log-fd` records it logs, and the Markdown backticks of a
 /// paste.
 fn duplicity_text(raw: &str) -> &str {
-    let l = unwrap_line_more(raw.trim_end_matches('\r'));
+    let l = unwrap_line_more(raw.trim_end());
     let l = match l.strip_prefix("DUPLICITY:") {
         Some(r) if r.is_empty() || r.starts_with(' ') => r.trim_start(),
         _ => l,
     };
     // `--log-file` prefixes message lines with ". "; some pastes wrap lines in backticks.
-    l.trim_end().trim_matches('`')
+    if l.starts_with('`') || l.ends_with('`') {
+        l.trim_matches('`')
+    } else {
+        l
+    }
 }
 
 /// `Attempt 1 failed. BackendException: ...`: duplicity's retry of a backend operation.
@@ -256,6 +262,13 @@ fn is_block_start(l: &str) -> bool {
 
 /// `--log-file` record header: `NOTICE 1`, `WARNING 10 'path'` -> the level (nom).
 fn log_header(l: &str) -> IResult<&str, &str> {
+    // Every level starts with one of these letters: most lines are ruled out by one byte.
+    if !matches!(l.as_bytes().first(), Some(b'N' | b'W' | b'E' | b'I' | b'D')) {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            l,
+            nom::error::ErrorKind::Tag,
+        )));
+    }
     nom::sequence::terminated(
         nom::branch::alt((
             nom::bytes::complete::tag("NOTICE"),
