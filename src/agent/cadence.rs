@@ -38,7 +38,7 @@ struct JobState {
     /// The status of its last outcome (for `nagbridge status`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     status: Option<Status>,
-    /// The summary of its last outcome, cut to 200 bytes.
+    /// The summary of its last outcome when it was a problem, cut to 200 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     summary: Option<String>,
 }
@@ -135,9 +135,12 @@ impl Cadence {
         self.observe(&o.job, at);
         let state = self.jobs.entry(o.job.clone()).or_default();
         state.status = Some(o.status);
+        // The summary is kept for problems only (what `status` shows next to a job that needs a
+        // look); thousands of successful jobs then cost no string each.
         state.summary = o
             .summary
             .as_deref()
+            .filter(|_| o.status != Status::Success)
             .map(|s| nsca::packet::truncate_utf8(s, 200).to_string());
     }
 

@@ -352,7 +352,7 @@ pub async fn run_once(
                     Ok(_) => {
                         for o in &outcomes {
                             cadence.observe_outcome(o, Utc::now());
-                            tracing::info!(job = %o.job, status = %o.status, source = %file.path.display(), "outcome spooled");
+                            tracing::debug!(job = %o.job, status = %o.status, source = %file.path.display(), "outcome spooled");
                         }
                         watcher.commit(file.key, consumed).await?;
                         if !outcomes.is_empty() {
