@@ -21,7 +21,9 @@ struct Cli {
     /// More log output (-v debug, -vv trace)
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Less log output (-q warnings only, -qq errors only); `send` keeps send_nsca's --quiet
+    /// Less log output (-q warnings only, -qq errors only); `wrap -q` also drops its status
+    /// lines (cron mails only when a result could not be reported); `send` keeps send_nsca's
+    /// --quiet
     #[arg(short = 'q', long = "log-quiet", global = true, action = clap::ArgAction::Count)]
     quiet: u8,
 }

@@ -21,6 +21,17 @@ use crate::state::{LockError, Role, StateLock};
 
 /// Arguments of `wrap`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+The command runs even when the config is broken; wrap exits with its exit code (128+N when
+killed by signal N, 127 when it could not be started, which is also reported as CRITICAL).
+While `nagbridge run` uses the same state_dir, the result is handed to it; otherwise wrap
+delivers it (and leaves it spooled for `nagbridge run` when the server is unreachable). Either
+way the job counts for its [[job]] cadence. A failure's first output line says why: the last
+output line with an error word, then the exit code. Only the program's name reaches Nagios,
+never its arguments. -q: no status lines on stderr, only problems (for cron).
+
+Example (crontab):
+  0 2 * * * nagbridge wrap -q --job nightly --format restic -- restic backup --json /srv")]
 pub struct WrapArgs {
     /// Config file [default: $NAGBRIDGE_CONFIG, else /etc/nagbridge/nagbridge.toml]
     #[arg(short = 'c', long = "config", value_name = "FILE")]
