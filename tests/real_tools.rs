@@ -24,38 +24,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::have_peer;
-use nagbridge::formats::{detect, parse, FileMeta, Format, Input, Options};
+use common::tool_run::{code_of, parse_detected, run_logged, spawn_logged};
+use nagbridge::formats::{parse, FileMeta, Format, Input, Options};
 use nagbridge::outcome::{Outcome, Status};
 
 const RESTIC: &str = "/usr/bin/restic";
 const BORG: &str = "/usr/bin/borg";
 const RSNAPSHOT: &str = "/usr/bin/rsnapshot";
 const DUPLICITY: &str = "/usr/bin/duplicity";
-
-/// Exit code as a shell reports it: the code, or 128 + the signal.
-fn code_of(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-/// Start `cmd` with stdout and stderr going to `log` (one file, like `> log 2>&1`).
-fn spawn_logged(cmd: &mut Command, log: &Path, stdin: Stdio) -> Child {
-    let f = File::create(log).unwrap();
-    cmd.stdin(stdin)
-        .stdout(f.try_clone().unwrap())
-        .stderr(f)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
-}
-
-/// Run to the end; (output, exit code).
-fn run_logged(cmd: &mut Command, log: &Path) -> (Vec<u8>, i32) {
-    let mut child = spawn_logged(cmd, log, Stdio::null());
-    let status = child.wait().unwrap();
-    (std::fs::read(log).unwrap(), code_of(status))
-}
 
 /// Wait until the log contains `needle` (or 30 s) and `settle` more, then send `signal` to the
 /// child by its pid.
@@ -86,25 +62,8 @@ fn interrupt(
 
 /// Parse with `format` and check that auto detection agrees.
 fn parse_as(format: Format, bytes: &[u8], code: Option<i32>, complete: bool) -> Vec<Outcome> {
-    let meta = FileMeta::for_path("/var/log/nagbridge/nightly.log");
-    let options = Options {
-        job: "nightly".into(),
-        ..Options::default()
-    };
-    let input = Input {
-        bytes,
-        meta: &meta,
-        exit_code: code,
-        options: &options,
-        complete,
-    };
-    assert_eq!(
-        detect::detect(&input),
-        Some(format),
-        "auto detection of:\n{}",
-        String::from_utf8_lossy(bytes)
-    );
-    parse(format, &input).outcomes
+    let path = "/var/log/nagbridge/nightly.log";
+    parse_detected(format, path, "nightly", bytes, code, complete)
 }
 
 fn one(format: Format, bytes: &[u8], code: i32) -> Outcome {

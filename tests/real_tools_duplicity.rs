@@ -12,30 +12,21 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::have_peer;
-use nagbridge::formats::{detect, parse, FileMeta, Format, Input, Options};
+use common::tool_run::parse_detected;
+use nagbridge::formats::Format;
 use nagbridge::outcome::{Outcome, Status};
 
 const DUPLICITY: &str = "/usr/bin/duplicity";
 
 fn outcomes(bytes: &[u8], code: Option<i32>) -> Vec<Outcome> {
-    let meta = FileMeta::for_path("/var/log/nagbridge/duplicity.log");
-    let options = Options {
-        job: "home".into(),
-        ..Options::default()
-    };
-    let input = Input {
+    parse_detected(
+        Format::Duplicity,
+        "/var/log/nagbridge/duplicity.log",
+        "home",
         bytes,
-        meta: &meta,
-        exit_code: code,
-        options: &options,
-        complete: true,
-    };
-    let text = String::from_utf8_lossy(bytes);
-    assert_eq!(detect::detect(&input), Some(Format::Duplicity), "{text}");
-    let named = parse(Format::Duplicity, &input).outcomes;
-    let auto = parse(Format::Auto, &input).outcomes;
-    assert_eq!(named.len(), auto.len(), "{text}");
-    named
+        code,
+        true,
+    )
 }
 
 fn one(bytes: &[u8], code: Option<i32>) -> Outcome {

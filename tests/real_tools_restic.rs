@@ -10,13 +10,13 @@
 
 mod common;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::have_peer;
-use nagbridge::formats::{detect, parse, FileMeta, Format, Input, Options};
+use common::tool_run::{code_of, parse_detected, signal, spawn_logged};
+use nagbridge::formats::Format;
 use nagbridge::outcome::{Outcome, Status};
 
 const RESTIC: &str = "/usr/bin/restic";
@@ -72,43 +72,10 @@ impl Fixture {
     }
 }
 
-fn code_of(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
-
-fn spawn_logged(cmd: &mut Command, log: &Path, stdin: Stdio) -> Child {
-    let f = File::create(log).unwrap();
-    cmd.stdin(stdin)
-        .stdout(f.try_clone().unwrap())
-        .stderr(f)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"))
-}
-
 /// The one outcome of `bytes` parsed as restic (auto detection must agree).
 fn parse_one(bytes: &[u8], code: Option<i32>) -> Outcome {
-    let meta = FileMeta::for_path("/var/log/nagbridge/nightly.log");
-    let options = Options {
-        job: "nightly".into(),
-        ..Options::default()
-    };
-    let input = Input {
-        bytes,
-        meta: &meta,
-        exit_code: code,
-        options: &options,
-        complete: true,
-    };
-    let shown = String::from_utf8_lossy(bytes);
-    assert_eq!(
-        detect::detect(&input),
-        Some(Format::Restic),
-        "auto detection of:\n{shown}"
-    );
-    let mut o = parse(Format::Restic, &input).outcomes;
+    let path = "/var/log/nagbridge/nightly.log";
+    let mut o = parse_detected(Format::Restic, path, "nightly", bytes, code, true);
     assert_eq!(o.len(), 1, "{o:#?}");
     o.remove(0)
 }
@@ -310,13 +277,4 @@ fn wait_for(log: &Path, needles: &str, secs: u64) {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
-}
-
-/// Send `sig` to the child by its pid.
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(ok.success(), "kill {sig} failed");
 }

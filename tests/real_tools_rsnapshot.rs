@@ -15,7 +15,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::have_peer;
-use nagbridge::formats::{detect, parse, FileMeta, Format, Input, Options};
+use common::tool_run::parse_detected;
+use nagbridge::formats::{parse, FileMeta, Format, Input, Options};
 use nagbridge::outcome::{Outcome, Status};
 
 const RSNAPSHOT: &str = "/usr/bin/rsnapshot";
@@ -30,24 +31,14 @@ fn is_root() -> bool {
 
 /// Parse complete `bytes` as rsnapshot, checking that auto detection agrees.
 fn outcomes(bytes: &[u8], code: Option<i32>) -> Vec<Outcome> {
-    let meta = FileMeta::for_path("/var/log/nagbridge/rsnapshot.log");
-    let options = Options {
-        job: "fallback".into(),
-        ..Options::default()
-    };
-    let input = Input {
+    parse_detected(
+        Format::Rsnapshot,
+        "/var/log/nagbridge/rsnapshot.log",
+        "fallback",
         bytes,
-        meta: &meta,
-        exit_code: code,
-        options: &options,
-        complete: true,
-    };
-    let text = String::from_utf8_lossy(bytes);
-    assert_eq!(detect::detect(&input), Some(Format::Rsnapshot), "{text}");
-    let named = parse(Format::Rsnapshot, &input).outcomes;
-    let auto = parse(Format::Auto, &input).outcomes;
-    assert_eq!(named.len(), auto.len(), "{text}");
-    named
+        code,
+        true,
+    )
 }
 
 fn statuses(o: &[Outcome]) -> Vec<(&str, Status)> {

@@ -4,6 +4,7 @@
 
 pub mod http_double;
 pub mod nagios;
+pub mod tool_run;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
