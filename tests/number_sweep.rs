@@ -141,14 +141,12 @@ fn check(format: Format, path: &str, bytes: &[u8]) -> Vec<String> {
     problems
 }
 
-#[test]
-fn no_panic_and_sane_output_when_any_number_is_hostile() {
-    // Panics are expected to be caught and counted here, not printed per case.
-    std::panic::set_hook(Box::new(|_| {}));
+/// Every hostile variant of `files`: (problems, cases).
+fn sweep<'a>(files: impl Iterator<Item = &'a (Format, PathBuf)>) -> (Vec<String>, usize) {
     let mut problems = Vec::new();
     let mut cases = 0usize;
-    for (format, path) in fixtures() {
-        let bytes = std::fs::read(&path).unwrap();
+    for (format, path) in files {
+        let bytes = std::fs::read(path).unwrap();
         let shown = path.display().to_string();
         let sites = numbers(&bytes);
         let step = sites.len().div_ceil(MAX_SITES).max(1);
@@ -159,12 +157,35 @@ fn no_panic_and_sane_output_when_any_number_is_hostile() {
                 b.extend_from_slice(value.as_bytes());
                 b.extend_from_slice(&bytes[end..]);
                 cases += 1;
-                for p in check(format, &shown, &b) {
+                for p in check(*format, &shown, &b) {
                     problems.push(format!("{shown} @{start} = {value}: {p}"));
                 }
             }
         }
     }
+    (problems, cases)
+}
+
+#[test]
+fn no_panic_and_sane_output_when_any_number_is_hostile() {
+    // Panics are expected to be caught and counted here, not printed per case.
+    std::panic::set_hook(Box::new(|_| {}));
+    // The files are shared out over the cores (each case is independent).
+    let files = fixtures();
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let (problems, cases): (Vec<Vec<String>>, Vec<usize>) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let files = &files;
+                scope.spawn(move || sweep(files.iter().skip(t).step_by(threads)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).unzip()
+    });
+    let mut problems: Vec<String> = problems.into_iter().flatten().collect();
+    let cases: usize = cases.into_iter().sum();
     let _ = std::panic::take_hook();
     println!(
         "number sweep: {cases} mutated files, {} problems",
