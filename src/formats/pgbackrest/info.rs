@@ -255,7 +255,9 @@ pub(super) fn looks_like_text(head: &[u8]) -> bool {
         if stanza {
             return l.starts_with(' ') && t.starts_with("status: ");
         }
-        stanza = l.starts_with("stanza: ") && !t["stanza: ".len()..].trim().is_empty();
+        stanza = l
+            .strip_prefix("stanza: ")
+            .is_some_and(|name| !name.trim().is_empty());
     }
     false
 }

@@ -191,3 +191,23 @@ fn prompt_line_is_not_json_and_silent_preambles_are_no_run() {
         [("x", Status::Failure), ("c", Status::Success)]
     );
 }
+
+/// Found by `scripts/fuzz 600` (parse_pgbackrest): a `stanza: ` line with nothing after it was
+/// trimmed, then cut at the length of the untrimmed prefix (a panic). It is no stanza line.
+#[test]
+fn stanza_line_with_only_a_space_after_the_colon_does_not_panic() {
+    let body = b"stanza: \n0000000100000A26000000DB\n\n   \xf9wal archl backup: 20250130-232707F\n : timestamp start/stop:    wal start/stop: 00000001\n";
+    let meta = crate::formats::FileMeta::for_path("/x/pgbackrest.log");
+    let p = crate::formats::parse_unguarded(
+        Format::Pgbackrest,
+        &crate::formats::Input {
+            bytes: body,
+            meta: &meta,
+            exit_code: None,
+            options: &job("x"),
+            complete: true,
+        },
+    );
+    assert_eq!(p.consumed, body.len());
+    assert!(!super::info::looks_like_text(b"stanza: \n    status: ok\n"));
+}
