@@ -274,6 +274,13 @@ pub fn code_line(s: &str) -> String {
     out
 }
 
+/// A value shown as plain text (a title, a fallback, a footer): one line, mentions and
+/// Slack-style `<!channel>` / `<@id>` / `<#id>` broken as in [`code_line`] (Mattermost
+/// translates `<!channel>` wherever it is).
+pub fn plain_line(s: &str) -> String {
+    code_line(s)
+}
+
 /// A list of lines made safe by `safe` (e.g. [`code_line`], then the platform's escaping),
 /// cut to `budget` characters in all (a newline between lines; each line at most `max_line`;
 /// a `... (+N more)` marker when some do not fit, its room reserved). Lines are made safe

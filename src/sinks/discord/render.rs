@@ -14,9 +14,7 @@
 use serde_json::{json, Value};
 
 use crate::sinks::content::{color_int, iso_time, Notice};
-use crate::sinks::hook::{
-    break_mentions, chars, code_line, code_lines, cut, escape_markdown, one_line, share,
-};
+use crate::sinks::hook::{chars, code_line, code_lines, cut, escape_markdown, plain_line, share};
 
 /// Longest embed title.
 pub const TITLE_LIMIT: usize = 256;
@@ -118,7 +116,7 @@ pub fn message(n: &Notice, o: &Overrides) -> Value {
     // Titles render Markdown too (no links): escaped like the description.
     let title = cut(&escape_markdown(&n.title), TITLE_LIMIT);
     let footer = cut(
-        &break_mentions(&one_line(&format!("nagbridge on {} · {}", n.agent, n.key))),
+        &plain_line(&format!("nagbridge on {} · {}", n.agent, n.key)),
         VALUE_LIMIT,
     );
     let mut used = counted(&title) + counted(&footer);

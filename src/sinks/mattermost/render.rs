@@ -14,9 +14,7 @@
 use serde_json::{json, Value};
 
 use crate::sinks::content::{color_hex, Notice};
-use crate::sinks::hook::{
-    break_mentions, chars, code_line, code_lines, cut, escape_markdown, one_line, share,
-};
+use crate::sinks::hook::{chars, code_line, code_lines, cut, escape_markdown, plain_line, share};
 
 /// Most runes in a post: above this Mattermost splits the text into several posts.
 pub const RUNE_LIMIT: usize = 16_383;
@@ -99,10 +97,10 @@ fn lists_markdown(n: &Notice, budget: usize) -> String {
 /// The post for `n`.
 pub fn message(n: &Notice, o: &Overrides) -> Value {
     let text = cut(&escape_markdown(&n.headline), VALUE_LIMIT);
-    let fallback = cut(&break_mentions(&one_line(&n.headline)), VALUE_LIMIT);
-    let title = cut(&break_mentions(&one_line(&n.title)), VALUE_LIMIT);
+    let fallback = cut(&plain_line(&n.headline), VALUE_LIMIT);
+    let title = cut(&plain_line(&n.title), VALUE_LIMIT);
     let footer = cut(
-        &break_mentions(&one_line(&format!("nagbridge on {} · {}", n.agent, n.key))),
+        &plain_line(&format!("nagbridge on {} · {}", n.agent, n.key)),
         VALUE_LIMIT,
     );
     let mut used = chars(&text) + chars(&fallback) + chars(&title) + chars(&footer);

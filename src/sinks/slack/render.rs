@@ -7,7 +7,8 @@
 //! at most [`MAX_BLOCKS`] blocks, section text [`SECTION_LIMIT`], [`MAX_FIELDS`] fields of
 //! [`FIELD_LIMIT`], header [`HEADER_LIMIT`] (plain_text), and the whole message within
 //! [`MESSAGE_BUDGET`] (Slack refuses somewhat above 13,000 block characters); and mrkdwn
-//! escaping: `&`, `<`, `>` as entities (so no `<!channel>`, `<@U…>` or link can be made),
+//! escaping: `&`, `<`, `>` as entities in every text object (so no `<!channel>`, `<@U…>` or
+//! link can be made),
 //! `verbatim: true` on every mrkdwn text (no automatic parsing of mentions, channels or
 //! links), `@here`-style words broken, and lists in code blocks that no backtick in a line can
 //! close. Pure: no I/O, no clock.
@@ -120,7 +121,8 @@ pub fn message(n: &Notice, o: &Overrides) -> Value {
     let text = fallback(n);
     let mut used = chars(&text) * 2; // the text, and the same line as the attachment's fallback
     let mut blocks = Vec::new();
-    let header = cut(&break_mentions(&one_line(&n.title)), HEADER_LIMIT);
+    // Slack decodes `&amp;`, `&lt;`, `&gt;` in every text object, plain_text too.
+    let header = cut(&escape(&one_line(&n.title)), HEADER_LIMIT);
     used += chars(&header);
     blocks.push(
         json!({"type": "header", "text": {"type": "plain_text", "text": header, "emoji": true}}),
