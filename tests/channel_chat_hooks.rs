@@ -299,7 +299,7 @@ fn discord_check(r: &Request) -> Result<(), String> {
             total += name + value;
         }
         if let Some(c) = e.get("color") {
-            if !c.as_u64().is_some_and(|c| c <= 0xFF_FFFF) {
+            if c.as_u64().is_none_or(|c| c > 0xFF_FFFF) {
                 return Err(format!("color {c}"));
             }
         }
@@ -976,6 +976,83 @@ fn discord_404_is_asked_once_and_never_again() {
     let hbs: String = got.iter().map(|c| c.output.clone()).collect();
     assert_no_token("the heartbeat", &hbs);
     assert_no_token("the log", &agent.log_text());
+}
+
+/// `nagbridge test`: each chat channel gets the sample (whatever `when` says); a dead
+/// Mattermost hook is named with Mattermost's reason; no token is printed.
+#[test]
+fn nagbridge_test_reaches_each_chat_channel_and_names_a_dead_one() {
+    let s = Setup::new();
+    let peer = Peer::start(0);
+    let (sl, mm, dc) = (
+        HttpDouble::start(),
+        HttpDouble::start(),
+        HttpDouble::start(),
+    );
+    sl.validate(slack_check);
+    dc.validate(discord_check);
+    dc.set_default(Reply::json(200, json!({"id": "1"})));
+    mm.set_default(Reply::json(
+        400,
+        json!({"id": "web.incoming_webhook.invalid.app_error",
+        "message": "Invalid webhook.", "status_code": 400}),
+    ));
+    let channels = [
+        channel("sl", "slack", &sl.url(&format!("/services/T/B/{TOKEN}"))),
+        channel("mm", "mattermost", &mm.url(&format!("/hooks/{TOKEN}"))),
+        channel(
+            "dc",
+            "discord",
+            &dc.url(&format!("/api/webhooks/1/{TOKEN}")),
+        ),
+    ]
+    .concat()
+    .replace("when = \"always\"", "when = \"never\"");
+    agent_config(&s, peer.port(), "off", &channels);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nagbridge"))
+        .args([
+            "test",
+            "-c",
+            s.config.to_str().unwrap(),
+            "--status",
+            "failure",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    let port = |d: &HttpDouble| d.port();
+    assert_eq!(
+        lines[1],
+        format!(
+            "OK   sl (slack) sent: POST http://127.0.0.1:{}/<redacted>",
+            port(&sl)
+        )
+    );
+    assert!(
+        lines[2].starts_with("FAILED mm (mattermost): HTTP 400 Bad Request: web.incoming_webhook.invalid.app_error (Invalid webhook.): the webhook does not exist"),
+        "{text}"
+    );
+    assert_eq!(
+        lines[3],
+        format!(
+            "OK   dc (discord) sent: POST http://127.0.0.1:{}/<redacted>",
+            port(&dc)
+        )
+    );
+    assert_no_token("nagbridge test", &text);
+    assert_eq!(mm.count(), 1, "a dead hook is asked once");
+    let v = sl.requests()[0].json();
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("[CRITICAL] nagbridge-test"),
+        "{v}"
+    );
+    assert!(sl.violations().is_empty() && dc.violations().is_empty());
 }
 
 // ---- measurement ----

@@ -376,8 +376,8 @@ mod tests {
         check(&v);
         let b = v["attachments"][0]["blocks"].as_array().unwrap();
         // Items, errors and warnings each show some lines and say how many more.
-        for i in 3..6 {
-            let t = b[i]["text"]["text"].as_str().unwrap();
+        for block in &b[3..6] {
+            let t = block["text"]["text"].as_str().unwrap();
             assert!(t.contains("error 0 xxx"), "{t}");
             assert!(t.contains("more)\n```"), "{t}");
         }
