@@ -1122,4 +1122,9 @@ fn measure_outcome_to_chat_latency() {
             lat[n - 1].as_secs_f64() * 1e3
         );
     }
+    println!(
+        "BENCH rss_mb={:.1} hwm_mb={:.1} (NSCA + slack + mattermost + discord, after {n} outcomes)",
+        agent.proc_status_kb("VmRSS") as f64 / 1048576.0,
+        agent.proc_status_kb("VmHWM") as f64 / 1048576.0
+    );
 }
