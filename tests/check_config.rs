@@ -263,6 +263,15 @@ fn the_shipped_example_passes() {
             ("NSCA_PASSWORD", "example-password"),
             ("BACKUP_HOOK_URL", "https://hooks.example.com/x"),
             ("SMTP_PASSWORD", "example-smtp-password"),
+            (
+                "SLACK_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/x",
+            ),
+            ("MATTERMOST_WEBHOOK_URL", "https://chat.example.com/hooks/x"),
+            (
+                "DISCORD_WEBHOOK_URL",
+                "https://discord.com/api/webhooks/1/x",
+            ),
         ],
     );
     assert_eq!(code, 0, "{out}");

@@ -26,4 +26,17 @@ fn demo_delivers_every_sample_through_the_agent() {
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in\n{stdout}");
     }
+    // The chat channels' payloads, rendered, not sent.
+    for expected in [
+        "slack: the JSON POSTed to the incoming webhook",
+        "\"color\": \"#E01E5A\"",
+        "mattermost: the JSON POSTed to the incoming webhook",
+        "discord: the JSON POSTed to the webhook (?wait=true)",
+        "\"allowed_mentions\": {",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
+    }
 }

@@ -677,6 +677,18 @@ server = "smtp.gmail.com"
 from = "a@example.com"
 to = ["b@example.com"]
 oauth2 = { provider = "google", client_id = "cid", client_secret = "oauth-secret-40c7", refresh_token = { env = "NAGBRIDGE_TEST_DEBUG_SECRET" } }
+[[channel]]
+name = "slack"
+type = "slack"
+url = "https://hooks.slack.com/services/T0/B0/slack-secret-7e3d"
+[[channel]]
+name = "mm"
+type = "mattermost"
+url = "https://chat.example.com/hooks/mm-secret-2b8f"
+[[channel]]
+name = "dc"
+type = "discord"
+url = "https://discord.com/api/webhooks/123/discord-secret-9a4c"
 "#,
     );
     // Each channel type adds its secrets here (its config's Debug must redact them).
@@ -690,6 +702,9 @@ oauth2 = { provider = "google", client_id = "cid", client_secret = "oauth-secret
         "hmac-secret-3f9c",
         "smtp-secret-61aa",
         "oauth-secret-40c7",
+        "slack-secret-7e3d",
+        "mm-secret-2b8f",
+        "discord-secret-9a4c",
     ];
     for secret in secrets {
         assert!(!debug.contains(secret), "{secret} in {debug}");

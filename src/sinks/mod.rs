@@ -13,6 +13,11 @@ pub mod email;
 pub mod http;
 pub mod nsca;
 pub mod webhook;
+// Chat platforms reached through an incoming web hook (issue 10, part a).
+pub mod discord;
+pub mod hook;
+pub mod mattermost;
+pub mod slack;
 
 use std::future::Future;
 use std::time::Duration;
@@ -68,10 +73,22 @@ pub enum ChannelOptions {
     Email(Box<email::config::EmailConfig>),
     /// `type = "webhook"`.
     Webhook(webhook::config::WebhookConfig),
+    /// `type = "slack"`.
+    Slack(slack::config::SlackConfig),
+    /// `type = "mattermost"`.
+    Mattermost(mattermost::config::MattermostConfig),
+    /// `type = "discord"`.
+    Discord(discord::config::DiscordConfig),
 }
 
 /// The channel types built into this version.
-pub const BUILT_IN_CHANNELS: &[ChannelType] = &[ChannelType::Email, ChannelType::Webhook];
+pub const BUILT_IN_CHANNELS: &[ChannelType] = &[
+    ChannelType::Email,
+    ChannelType::Webhook,
+    ChannelType::Slack,
+    ChannelType::Mattermost,
+    ChannelType::Discord,
+];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
 /// caller's `finish`, which reports them with a suggestion).
@@ -83,6 +100,9 @@ pub(crate) fn read_channel_options(
     match kind {
         ChannelType::Email => email::config::read(s, p).map(|c| ChannelOptions::Email(Box::new(c))),
         ChannelType::Webhook => webhook::config::read(s, p).map(ChannelOptions::Webhook),
+        ChannelType::Slack => slack::config::read(s, p).map(ChannelOptions::Slack),
+        ChannelType::Mattermost => mattermost::config::read(s, p).map(ChannelOptions::Mattermost),
+        ChannelType::Discord => discord::config::read(s, p).map(ChannelOptions::Discord),
         other => {
             let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
             p.error(
@@ -110,6 +130,12 @@ pub enum ChannelSink {
     Email(Box<email::EmailSink>),
     /// A web hook.
     Webhook(Box<webhook::WebhookSink>),
+    /// A Slack incoming webhook.
+    Slack(Box<slack::SlackSink>),
+    /// A Mattermost incoming webhook.
+    Mattermost(Box<mattermost::MattermostSink>),
+    /// A Discord webhook.
+    Discord(Box<discord::DiscordSink>),
 }
 
 impl ChannelSink {
@@ -120,6 +146,14 @@ impl ChannelSink {
                 .map(|s| ChannelSink::Email(Box::new(s))),
             ChannelOptions::Webhook(c) => webhook::WebhookSink::build(&channel.name, c, agent)
                 .map(|s| ChannelSink::Webhook(Box::new(s))),
+            ChannelOptions::Slack(c) => slack::SlackSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Slack(Box::new(s))),
+            ChannelOptions::Mattermost(c) => {
+                mattermost::MattermostSink::build(&channel.name, c, agent)
+                    .map(|s| ChannelSink::Mattermost(Box::new(s)))
+            }
+            ChannelOptions::Discord(c) => discord::DiscordSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Discord(Box::new(s))),
         }
     }
 }
@@ -129,6 +163,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.name(),
             ChannelSink::Webhook(s) => s.name(),
+            ChannelSink::Slack(s) => s.name(),
+            ChannelSink::Mattermost(s) => s.name(),
+            ChannelSink::Discord(s) => s.name(),
         }
     }
 
@@ -136,6 +173,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.validate(entry),
             ChannelSink::Webhook(s) => s.validate(entry),
+            ChannelSink::Slack(s) => s.validate(entry),
+            ChannelSink::Mattermost(s) => s.validate(entry),
+            ChannelSink::Discord(s) => s.validate(entry),
         }
     }
 
@@ -143,6 +183,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.describe(entry),
             ChannelSink::Webhook(s) => s.describe(entry),
+            ChannelSink::Slack(s) => s.describe(entry),
+            ChannelSink::Mattermost(s) => s.describe(entry),
+            ChannelSink::Discord(s) => s.describe(entry),
         }
     }
 
@@ -150,6 +193,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.batch_size(),
             ChannelSink::Webhook(s) => s.batch_size(),
+            ChannelSink::Slack(s) => s.batch_size(),
+            ChannelSink::Mattermost(s) => s.batch_size(),
+            ChannelSink::Discord(s) => s.batch_size(),
         }
     }
 
@@ -157,6 +203,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.pace(),
             ChannelSink::Webhook(s) => s.pace(),
+            ChannelSink::Slack(s) => s.pace(),
+            ChannelSink::Mattermost(s) => s.pace(),
+            ChannelSink::Discord(s) => s.pace(),
         }
     }
 
@@ -164,6 +213,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.deliver_batch(entries).await,
             ChannelSink::Webhook(s) => s.deliver_batch(entries).await,
+            ChannelSink::Slack(s) => s.deliver_batch(entries).await,
+            ChannelSink::Mattermost(s) => s.deliver_batch(entries).await,
+            ChannelSink::Discord(s) => s.deliver_batch(entries).await,
         }
     }
 }
@@ -193,6 +245,19 @@ pub fn previews(o: &crate::outcome::Outcome, agent: &str) -> Vec<(&'static str, 
     out.push((
         "webhook: the JSON body POSTed (default, no template)",
         pretty,
+    ));
+    let json = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap_or_default();
+    out.push((
+        "slack: the JSON POSTed to the incoming webhook",
+        json(slack::render::message(&notice, &Default::default())),
+    ));
+    out.push((
+        "mattermost: the JSON POSTed to the incoming webhook",
+        json(mattermost::render::message(&notice, &Default::default())),
+    ));
+    out.push((
+        "discord: the JSON POSTed to the webhook (?wait=true)",
+        json(discord::render::message(&notice, &Default::default())),
     ));
     out
 }
