@@ -13,6 +13,12 @@ pub mod email;
 pub mod http;
 pub mod nsca;
 pub mod webhook;
+// chat-b: Teams, Google Chat, Telegram, ntfy, Gotify
+pub mod googlechat;
+pub mod gotify;
+pub mod ntfy;
+pub mod teams;
+pub mod telegram;
 
 use std::future::Future;
 use std::time::Duration;
@@ -68,10 +74,30 @@ pub enum ChannelOptions {
     Email(Box<email::config::EmailConfig>),
     /// `type = "webhook"`.
     Webhook(webhook::config::WebhookConfig),
+    // chat-b
+    /// `type = "teams"`.
+    Teams(teams::config::TeamsConfig),
+    /// `type = "googlechat"`.
+    Googlechat(googlechat::config::GoogleChatConfig),
+    /// `type = "telegram"`.
+    Telegram(telegram::config::TelegramConfig),
+    /// `type = "ntfy"`.
+    Ntfy(ntfy::config::NtfyConfig),
+    /// `type = "gotify"`.
+    Gotify(gotify::config::GotifyConfig),
 }
 
 /// The channel types built into this version.
-pub const BUILT_IN_CHANNELS: &[ChannelType] = &[ChannelType::Email, ChannelType::Webhook];
+pub const BUILT_IN_CHANNELS: &[ChannelType] = &[
+    ChannelType::Email,
+    ChannelType::Webhook,
+    // chat-b
+    ChannelType::Teams,
+    ChannelType::Googlechat,
+    ChannelType::Telegram,
+    ChannelType::Ntfy,
+    ChannelType::Gotify,
+];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
 /// caller's `finish`, which reports them with a suggestion).
@@ -83,6 +109,12 @@ pub(crate) fn read_channel_options(
     match kind {
         ChannelType::Email => email::config::read(s, p).map(|c| ChannelOptions::Email(Box::new(c))),
         ChannelType::Webhook => webhook::config::read(s, p).map(ChannelOptions::Webhook),
+        // chat-b
+        ChannelType::Teams => teams::config::read(s, p).map(ChannelOptions::Teams),
+        ChannelType::Googlechat => googlechat::config::read(s, p).map(ChannelOptions::Googlechat),
+        ChannelType::Telegram => telegram::config::read(s, p).map(ChannelOptions::Telegram),
+        ChannelType::Ntfy => ntfy::config::read(s, p).map(ChannelOptions::Ntfy),
+        ChannelType::Gotify => gotify::config::read(s, p).map(ChannelOptions::Gotify),
         other => {
             let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
             p.error(
@@ -110,6 +142,17 @@ pub enum ChannelSink {
     Email(Box<email::EmailSink>),
     /// A web hook.
     Webhook(Box<webhook::WebhookSink>),
+    // chat-b
+    /// A Microsoft Teams Workflows webhook.
+    Teams(Box<teams::TeamsSink>),
+    /// A Google Chat space.
+    Googlechat(Box<googlechat::GoogleChatSink>),
+    /// A Telegram chat.
+    Telegram(Box<telegram::TelegramSink>),
+    /// An ntfy topic.
+    Ntfy(Box<ntfy::NtfySink>),
+    /// A Gotify server.
+    Gotify(Box<gotify::GotifySink>),
 }
 
 impl ChannelSink {
@@ -120,6 +163,19 @@ impl ChannelSink {
                 .map(|s| ChannelSink::Email(Box::new(s))),
             ChannelOptions::Webhook(c) => webhook::WebhookSink::build(&channel.name, c, agent)
                 .map(|s| ChannelSink::Webhook(Box::new(s))),
+            // chat-b
+            ChannelOptions::Teams(c) => teams::TeamsSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Teams(Box::new(s))),
+            ChannelOptions::Googlechat(c) => {
+                googlechat::GoogleChatSink::build(&channel.name, c, agent)
+                    .map(|s| ChannelSink::Googlechat(Box::new(s)))
+            }
+            ChannelOptions::Telegram(c) => telegram::TelegramSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Telegram(Box::new(s))),
+            ChannelOptions::Ntfy(c) => ntfy::NtfySink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Ntfy(Box::new(s))),
+            ChannelOptions::Gotify(c) => gotify::GotifySink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Gotify(Box::new(s))),
         }
     }
 }
@@ -129,6 +185,12 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.name(),
             ChannelSink::Webhook(s) => s.name(),
+            // chat-b
+            ChannelSink::Teams(s) => s.name(),
+            ChannelSink::Googlechat(s) => s.name(),
+            ChannelSink::Telegram(s) => s.name(),
+            ChannelSink::Ntfy(s) => s.name(),
+            ChannelSink::Gotify(s) => s.name(),
         }
     }
 
@@ -136,6 +198,12 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.validate(entry),
             ChannelSink::Webhook(s) => s.validate(entry),
+            // chat-b
+            ChannelSink::Teams(s) => s.validate(entry),
+            ChannelSink::Googlechat(s) => s.validate(entry),
+            ChannelSink::Telegram(s) => s.validate(entry),
+            ChannelSink::Ntfy(s) => s.validate(entry),
+            ChannelSink::Gotify(s) => s.validate(entry),
         }
     }
 
@@ -143,6 +211,12 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.describe(entry),
             ChannelSink::Webhook(s) => s.describe(entry),
+            // chat-b
+            ChannelSink::Teams(s) => s.describe(entry),
+            ChannelSink::Googlechat(s) => s.describe(entry),
+            ChannelSink::Telegram(s) => s.describe(entry),
+            ChannelSink::Ntfy(s) => s.describe(entry),
+            ChannelSink::Gotify(s) => s.describe(entry),
         }
     }
 
@@ -150,6 +224,12 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.batch_size(),
             ChannelSink::Webhook(s) => s.batch_size(),
+            // chat-b
+            ChannelSink::Teams(s) => s.batch_size(),
+            ChannelSink::Googlechat(s) => s.batch_size(),
+            ChannelSink::Telegram(s) => s.batch_size(),
+            ChannelSink::Ntfy(s) => s.batch_size(),
+            ChannelSink::Gotify(s) => s.batch_size(),
         }
     }
 
@@ -157,6 +237,12 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.pace(),
             ChannelSink::Webhook(s) => s.pace(),
+            // chat-b
+            ChannelSink::Teams(s) => s.pace(),
+            ChannelSink::Googlechat(s) => s.pace(),
+            ChannelSink::Telegram(s) => s.pace(),
+            ChannelSink::Ntfy(s) => s.pace(),
+            ChannelSink::Gotify(s) => s.pace(),
         }
     }
 
@@ -164,6 +250,12 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.deliver_batch(entries).await,
             ChannelSink::Webhook(s) => s.deliver_batch(entries).await,
+            // chat-b
+            ChannelSink::Teams(s) => s.deliver_batch(entries).await,
+            ChannelSink::Googlechat(s) => s.deliver_batch(entries).await,
+            ChannelSink::Telegram(s) => s.deliver_batch(entries).await,
+            ChannelSink::Ntfy(s) => s.deliver_batch(entries).await,
+            ChannelSink::Gotify(s) => s.deliver_batch(entries).await,
         }
     }
 }
@@ -194,5 +286,35 @@ pub fn previews(o: &crate::outcome::Outcome, agent: &str) -> Vec<(&'static str, 
         "webhook: the JSON body POSTed (default, no template)",
         pretty,
     ));
+    chat_b_previews(&notice, &mut out);
     out
+}
+
+/// The previews of Teams, Google Chat, Telegram, ntfy and Gotify (chat-b).
+fn chat_b_previews(notice: &content::Notice, out: &mut Vec<(&'static str, String)>) {
+    let pretty = |body: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
+    };
+    out.push((
+        "teams: the Adaptive Card message POSTed to the Workflows URL",
+        pretty(&teams::render::card(notice)),
+    ));
+    out.push((
+        "googlechat: the message POSTed to the space's webhook (text + cardsV2)",
+        pretty(&googlechat::render::message(notice)),
+    ));
+    out.push((
+        "telegram: the sendMessage text (parse_mode HTML)",
+        telegram::render::html(notice),
+    ));
+    out.push((
+        "ntfy: the JSON published (topic \"backups\")",
+        pretty(&ntfy::render::publish("backups", notice)),
+    ));
+    out.push((
+        "gotify: the JSON POSTed to /message",
+        pretty(&gotify::render::message(notice)),
+    ));
 }
