@@ -552,7 +552,7 @@ pub fn gotify_validator(token: &'static str) -> impl Fn(&Request) -> Result<(), 
             return Err("no valid X-Gotify-Key".into());
         }
         let v = json_post(r)?;
-        if !v["message"].as_str().is_some_and(|m| !m.is_empty()) {
+        if v["message"].as_str().is_none_or(str::is_empty) {
             return Err("Field 'message' is required".into());
         }
         if let Some(t) = v.get("title") {

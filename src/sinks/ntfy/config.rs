@@ -89,7 +89,7 @@ pub(crate) fn read(s: &mut Section<'_>, p: &mut Problems) -> Option<NtfyConfig> 
         }
     }
     let token = s.secret(p, "token");
-    let username = s.read(p, "username", |v| r::non_empty_string(v));
+    let username = s.read(p, "username", r::non_empty_string);
     let password = s.secret(p, "password");
     let auth = match (token, username, password) {
         (None, None, None) => Auth::None,
