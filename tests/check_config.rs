@@ -263,6 +263,18 @@ fn the_shipped_example_passes() {
             ("NSCA_PASSWORD", "example-password"),
             ("BACKUP_HOOK_URL", "https://hooks.example.com/x"),
             ("SMTP_PASSWORD", "example-smtp-password"),
+            // chat-b
+            (
+                "TEAMS_WORKFLOW_URL",
+                "https://prod-00.westeurope.logic.azure.com/workflows/x/triggers/manual/paths/invoke?sig=y",
+            ),
+            (
+                "GCHAT_WEBHOOK_URL",
+                "https://chat.googleapis.com/v1/spaces/S/messages?key=k&token=t",
+            ),
+            ("TELEGRAM_BOT_TOKEN", "123456789:AAHexampleexampleexample"),
+            ("NTFY_TOKEN", "tk_example"),
+            ("GOTIFY_TOKEN", "AexampleToken"),
         ],
     );
     assert_eq!(code, 0, "{out}");
