@@ -239,3 +239,71 @@ fn measure_telegram_latency() {
     let d = double();
     measure_latency("telegram", &d, &block(&d), 30, Duration::from_millis(3100));
 }
+
+/// A bot blocked by the user: the channel stops after one request (no retry loop), the
+/// heartbeat turns WARNING naming it, `status --json` says why, NSCA goes on, and the token
+/// shows nowhere.
+#[test]
+fn telegram_agent_blocked_bot_stops_the_channel_and_says_why() {
+    let d = double();
+    d.set_default(telegram_error(
+        403,
+        "Forbidden: bot was blocked by the user",
+        None,
+    ));
+    let s = Setup::new();
+    let peer = agent_support::Peer::start(0);
+    agent_config(&s, peer.port(), "1s", &block(&d));
+    let agent = s.start_agent();
+    let lines: String = (1..=3)
+        .map(|i| agent_support::result_json("nightly", "failure", i))
+        .collect();
+    s.drop_file("a.json", &lines);
+    let got = peer.wait_until(Duration::from_secs(20), |g| {
+        g.iter()
+            .rev()
+            .find(|c| c.service == "nagbridge")
+            .is_some_and(|h| h.return_code == 1 && h.output.contains("is dead"))
+    });
+    let hb = got
+        .iter()
+        .rev()
+        .find(|c| c.service == "nagbridge")
+        .unwrap_or_else(|| panic!("no heartbeat:\n{}", agent.log_text()));
+    assert!(
+        hb.output.contains(&format!(
+            "telegram chat (chat {CHAT}) is dead, delivery stopped"
+        )),
+        "{}",
+        hb.output
+    );
+    assert!(
+        hb.output.contains("bot was blocked by the user"),
+        "{}",
+        hb.output
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(d.count(), 1, "one request, no retry loop");
+    assert_eq!(chat_spool(&s, "new"), 3, "the outcomes stay spooled");
+    let out = Command::new(env!("CARGO_BIN_EXE_nagbridge"))
+        .args(["status", "--json", "-c", s.config.to_str().unwrap()])
+        .env_remove("NAGBRIDGE_CONFIG")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dest = v["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "chat")
+        .unwrap()
+        .clone();
+    assert!(
+        dest["dead"]
+            .as_str()
+            .is_some_and(|w| w.contains("HTTP 403")),
+        "{v}"
+    );
+    let all = format!("{}{v}{}", hb.output, agent.log_text());
+    assert!(!all.contains("t3legram"), "{all}");
+}
