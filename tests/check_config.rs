@@ -272,6 +272,17 @@ fn the_shipped_example_passes() {
                 "DISCORD_WEBHOOK_URL",
                 "https://discord.com/api/webhooks/1/x",
             ),
+            (
+                "TEAMS_WORKFLOW_URL",
+                "https://prod-00.westeurope.logic.azure.com/workflows/x/triggers/manual/paths/invoke?sig=y",
+            ),
+            (
+                "GCHAT_WEBHOOK_URL",
+                "https://chat.googleapis.com/v1/spaces/S/messages?key=k&token=t",
+            ),
+            ("TELEGRAM_BOT_TOKEN", "123456789:AAHexampleexampleexample"),
+            ("NTFY_TOKEN", "tk_example"),
+            ("GOTIFY_TOKEN", "AexampleToken"),
         ],
     );
     assert_eq!(code, 0, "{out}");

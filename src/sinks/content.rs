@@ -227,24 +227,7 @@ pub fn fit_lines(
     separator: usize,
     size: impl Fn(&str) -> usize,
 ) -> Vec<String> {
-    let cut = |l: &str| -> String {
-        if size(l) <= max_line {
-            return l.to_string();
-        }
-        let mut out = String::new();
-        for c in l.chars() {
-            let mut next = out.clone();
-            next.push(c);
-            next.push('…');
-            if size(&next) > max_line {
-                break;
-            }
-            out.push(c);
-        }
-        out.push('…');
-        out
-    };
-    let lines: Vec<String> = lines.iter().map(|l| cut(l)).collect();
+    let lines: Vec<String> = lines.iter().map(|l| shorten(l, max_line, &size)).collect();
     let total: usize =
         lines.iter().map(|l| size(l)).sum::<usize>() + separator * lines.len().saturating_sub(1);
     if total <= budget {
@@ -268,6 +251,53 @@ pub fn fit_lines(
         } else {
             out.push(more_marker(lines.len() - i));
             return out;
+        }
+    }
+    out
+}
+
+/// `text` cut to `max` (measured by `size`) on a character boundary, ending with `…` when it
+/// was cut; unchanged when it fits.
+pub fn shorten(text: &str, max: usize, size: impl Fn(&str) -> usize) -> String {
+    if size(text) <= max {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        let mut next = out.clone();
+        next.push(c);
+        next.push('…');
+        if size(&next) > max {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+/// `text` as literal CommonMark inline text (one line): a backslash before every character that
+/// can start emphasis, code, a link or image, raw HTML, an entity, strikethrough or a table
+/// cell (`` \ ` * _ [ ] < > & ~ | ``), and before a first character that would start a block
+/// (`#`, `-`, `+`, `=`, or the `.`/`)` of a leading `1. `: a heading or a list); newlines
+/// and tabs become spaces, other control characters are dropped.
+pub fn escape_commonmark(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    // `1. ` or `1) ` (or the whole text `1.`) starts an ordered list.
+    let ordered = digits > 0
+        && matches!(text.as_bytes().get(digits), Some(b'.' | b')'))
+        && matches!(text.as_bytes().get(digits + 1), None | Some(b' ' | b'\t'));
+    for (i, c) in text.chars().enumerate() {
+        let block_start =
+            (i == 0 && matches!(c, '#' | '-' | '+' | '=')) || (ordered && i == digits);
+        if block_start || "\\`*_[]<>&~|".contains(c) {
+            out.push('\\');
+            out.push(c);
+        } else if c == '\n' || c == '\t' {
+            out.push(' ');
+        } else if !c.is_control() {
+            out.push(c);
         }
     }
     out

@@ -15,9 +15,14 @@ pub mod nsca;
 pub mod webhook;
 // Chat platforms reached through an incoming web hook (issue 10, part a).
 pub mod discord;
+pub mod googlechat;
+pub mod gotify;
 pub mod hook;
 pub mod mattermost;
+pub mod ntfy;
 pub mod slack;
+pub mod teams;
+pub mod telegram;
 
 use std::future::Future;
 use std::time::Duration;
@@ -79,6 +84,16 @@ pub enum ChannelOptions {
     Mattermost(mattermost::config::MattermostConfig),
     /// `type = "discord"`.
     Discord(discord::config::DiscordConfig),
+    /// `type = "teams"`.
+    Teams(teams::config::TeamsConfig),
+    /// `type = "googlechat"`.
+    Googlechat(googlechat::config::GoogleChatConfig),
+    /// `type = "telegram"`.
+    Telegram(telegram::config::TelegramConfig),
+    /// `type = "ntfy"`.
+    Ntfy(ntfy::config::NtfyConfig),
+    /// `type = "gotify"`.
+    Gotify(gotify::config::GotifyConfig),
 }
 
 /// The channel types built into this version.
@@ -88,6 +103,11 @@ pub const BUILT_IN_CHANNELS: &[ChannelType] = &[
     ChannelType::Slack,
     ChannelType::Mattermost,
     ChannelType::Discord,
+    ChannelType::Teams,
+    ChannelType::Googlechat,
+    ChannelType::Telegram,
+    ChannelType::Ntfy,
+    ChannelType::Gotify,
 ];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
@@ -103,6 +123,11 @@ pub(crate) fn read_channel_options(
         ChannelType::Slack => slack::config::read(s, p).map(ChannelOptions::Slack),
         ChannelType::Mattermost => mattermost::config::read(s, p).map(ChannelOptions::Mattermost),
         ChannelType::Discord => discord::config::read(s, p).map(ChannelOptions::Discord),
+        ChannelType::Teams => teams::config::read(s, p).map(ChannelOptions::Teams),
+        ChannelType::Googlechat => googlechat::config::read(s, p).map(ChannelOptions::Googlechat),
+        ChannelType::Telegram => telegram::config::read(s, p).map(ChannelOptions::Telegram),
+        ChannelType::Ntfy => ntfy::config::read(s, p).map(ChannelOptions::Ntfy),
+        ChannelType::Gotify => gotify::config::read(s, p).map(ChannelOptions::Gotify),
         other => {
             let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
             p.error(
@@ -136,6 +161,16 @@ pub enum ChannelSink {
     Mattermost(Box<mattermost::MattermostSink>),
     /// A Discord webhook.
     Discord(Box<discord::DiscordSink>),
+    /// A Microsoft Teams Workflows webhook.
+    Teams(Box<teams::TeamsSink>),
+    /// A Google Chat space.
+    Googlechat(Box<googlechat::GoogleChatSink>),
+    /// A Telegram chat.
+    Telegram(Box<telegram::TelegramSink>),
+    /// An ntfy topic.
+    Ntfy(Box<ntfy::NtfySink>),
+    /// A Gotify server.
+    Gotify(Box<gotify::GotifySink>),
 }
 
 impl ChannelSink {
@@ -154,6 +189,18 @@ impl ChannelSink {
             }
             ChannelOptions::Discord(c) => discord::DiscordSink::build(&channel.name, c, agent)
                 .map(|s| ChannelSink::Discord(Box::new(s))),
+            ChannelOptions::Teams(c) => teams::TeamsSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Teams(Box::new(s))),
+            ChannelOptions::Googlechat(c) => {
+                googlechat::GoogleChatSink::build(&channel.name, c, agent)
+                    .map(|s| ChannelSink::Googlechat(Box::new(s)))
+            }
+            ChannelOptions::Telegram(c) => telegram::TelegramSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Telegram(Box::new(s))),
+            ChannelOptions::Ntfy(c) => ntfy::NtfySink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Ntfy(Box::new(s))),
+            ChannelOptions::Gotify(c) => gotify::GotifySink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Gotify(Box::new(s))),
         }
     }
 }
@@ -166,6 +213,11 @@ impl Sink for ChannelSink {
             ChannelSink::Slack(s) => s.name(),
             ChannelSink::Mattermost(s) => s.name(),
             ChannelSink::Discord(s) => s.name(),
+            ChannelSink::Teams(s) => s.name(),
+            ChannelSink::Googlechat(s) => s.name(),
+            ChannelSink::Telegram(s) => s.name(),
+            ChannelSink::Ntfy(s) => s.name(),
+            ChannelSink::Gotify(s) => s.name(),
         }
     }
 
@@ -176,6 +228,11 @@ impl Sink for ChannelSink {
             ChannelSink::Slack(s) => s.validate(entry),
             ChannelSink::Mattermost(s) => s.validate(entry),
             ChannelSink::Discord(s) => s.validate(entry),
+            ChannelSink::Teams(s) => s.validate(entry),
+            ChannelSink::Googlechat(s) => s.validate(entry),
+            ChannelSink::Telegram(s) => s.validate(entry),
+            ChannelSink::Ntfy(s) => s.validate(entry),
+            ChannelSink::Gotify(s) => s.validate(entry),
         }
     }
 
@@ -186,6 +243,11 @@ impl Sink for ChannelSink {
             ChannelSink::Slack(s) => s.describe(entry),
             ChannelSink::Mattermost(s) => s.describe(entry),
             ChannelSink::Discord(s) => s.describe(entry),
+            ChannelSink::Teams(s) => s.describe(entry),
+            ChannelSink::Googlechat(s) => s.describe(entry),
+            ChannelSink::Telegram(s) => s.describe(entry),
+            ChannelSink::Ntfy(s) => s.describe(entry),
+            ChannelSink::Gotify(s) => s.describe(entry),
         }
     }
 
@@ -196,6 +258,11 @@ impl Sink for ChannelSink {
             ChannelSink::Slack(s) => s.batch_size(),
             ChannelSink::Mattermost(s) => s.batch_size(),
             ChannelSink::Discord(s) => s.batch_size(),
+            ChannelSink::Teams(s) => s.batch_size(),
+            ChannelSink::Googlechat(s) => s.batch_size(),
+            ChannelSink::Telegram(s) => s.batch_size(),
+            ChannelSink::Ntfy(s) => s.batch_size(),
+            ChannelSink::Gotify(s) => s.batch_size(),
         }
     }
 
@@ -206,6 +273,11 @@ impl Sink for ChannelSink {
             ChannelSink::Slack(s) => s.pace(),
             ChannelSink::Mattermost(s) => s.pace(),
             ChannelSink::Discord(s) => s.pace(),
+            ChannelSink::Teams(s) => s.pace(),
+            ChannelSink::Googlechat(s) => s.pace(),
+            ChannelSink::Telegram(s) => s.pace(),
+            ChannelSink::Ntfy(s) => s.pace(),
+            ChannelSink::Gotify(s) => s.pace(),
         }
     }
 
@@ -216,6 +288,11 @@ impl Sink for ChannelSink {
             ChannelSink::Slack(s) => s.deliver_batch(entries).await,
             ChannelSink::Mattermost(s) => s.deliver_batch(entries).await,
             ChannelSink::Discord(s) => s.deliver_batch(entries).await,
+            ChannelSink::Teams(s) => s.deliver_batch(entries).await,
+            ChannelSink::Googlechat(s) => s.deliver_batch(entries).await,
+            ChannelSink::Telegram(s) => s.deliver_batch(entries).await,
+            ChannelSink::Ntfy(s) => s.deliver_batch(entries).await,
+            ChannelSink::Gotify(s) => s.deliver_batch(entries).await,
         }
     }
 }
@@ -259,5 +336,35 @@ pub fn previews(o: &crate::outcome::Outcome, agent: &str) -> Vec<(&'static str, 
         "discord: the JSON POSTed to the webhook (?wait=true)",
         json(discord::render::message(&notice, &Default::default())),
     ));
+    chat_b_previews(&notice, &mut out);
     out
+}
+
+/// The previews of Teams, Google Chat, Telegram, ntfy and Gotify.
+fn chat_b_previews(notice: &content::Notice, out: &mut Vec<(&'static str, String)>) {
+    let pretty = |body: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
+    };
+    out.push((
+        "teams: the Adaptive Card message POSTed to the Workflows URL",
+        pretty(&teams::render::card(notice)),
+    ));
+    out.push((
+        "googlechat: the message POSTed to the space's webhook (text + cardsV2)",
+        pretty(&googlechat::render::message(notice)),
+    ));
+    out.push((
+        "telegram: the sendMessage text (parse_mode HTML)",
+        telegram::render::html(notice),
+    ));
+    out.push((
+        "ntfy: the JSON published (topic \"backups\")",
+        pretty(&ntfy::render::publish("backups", notice)),
+    ));
+    out.push((
+        "gotify: the JSON POSTed to /message",
+        pretty(&gotify::render::message(notice)),
+    ));
 }
