@@ -108,6 +108,8 @@ keyword_enum! {
         Gotify = "gotify",
         /// Telegram bot.
         Telegram = "telegram",
+        /// Matrix (client-server API).
+        Matrix = "matrix",
         /// PagerDuty Events v2.
         Pagerduty = "pagerduty",
     }
@@ -218,7 +220,7 @@ mod tests {
         for (f, n) in crate::formats::FORMATS {
             assert_eq!(format(n), Ok(*f));
         }
-        assert_eq!(ChannelType::NAMES.len(), 11);
+        assert_eq!(ChannelType::NAMES.len(), 12);
         assert_eq!(When::NAMES.len(), 6);
         assert_eq!(
             format("resti").unwrap_err(),

@@ -11,8 +11,11 @@
 pub mod content;
 pub mod email;
 pub mod http;
+pub mod matrix;
 pub mod nsca;
+pub mod pagerduty;
 pub mod webhook;
+pub mod xmpp;
 
 use std::future::Future;
 use std::time::Duration;
@@ -68,10 +71,22 @@ pub enum ChannelOptions {
     Email(Box<email::config::EmailConfig>),
     /// `type = "webhook"`.
     Webhook(webhook::config::WebhookConfig),
+    /// `type = "pagerduty"`.
+    Pagerduty(pagerduty::config::PagerDutyConfig),
+    /// `type = "matrix"`.
+    Matrix(matrix::config::MatrixConfig),
+    /// `type = "xmpp"`.
+    Xmpp(Box<xmpp::config::XmppConfig>),
 }
 
 /// The channel types built into this version.
-pub const BUILT_IN_CHANNELS: &[ChannelType] = &[ChannelType::Email, ChannelType::Webhook];
+pub const BUILT_IN_CHANNELS: &[ChannelType] = &[
+    ChannelType::Email,
+    ChannelType::Webhook,
+    ChannelType::Pagerduty,
+    ChannelType::Matrix,
+    ChannelType::Xmpp,
+];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
 /// caller's `finish`, which reports them with a suggestion).
@@ -83,6 +98,9 @@ pub(crate) fn read_channel_options(
     match kind {
         ChannelType::Email => email::config::read(s, p).map(|c| ChannelOptions::Email(Box::new(c))),
         ChannelType::Webhook => webhook::config::read(s, p).map(ChannelOptions::Webhook),
+        ChannelType::Pagerduty => pagerduty::config::read(s, p).map(ChannelOptions::Pagerduty),
+        ChannelType::Matrix => matrix::config::read(s, p).map(ChannelOptions::Matrix),
+        ChannelType::Xmpp => xmpp::config::read(s, p).map(|c| ChannelOptions::Xmpp(Box::new(c))),
         other => {
             let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
             p.error(
@@ -110,6 +128,12 @@ pub enum ChannelSink {
     Email(Box<email::EmailSink>),
     /// A web hook.
     Webhook(Box<webhook::WebhookSink>),
+    /// PagerDuty Events v2.
+    Pagerduty(Box<pagerduty::PagerDutySink>),
+    /// A Matrix room.
+    Matrix(Box<matrix::MatrixSink>),
+    /// XMPP chats and rooms.
+    Xmpp(Box<xmpp::XmppSink>),
 }
 
 impl ChannelSink {
@@ -120,6 +144,12 @@ impl ChannelSink {
                 .map(|s| ChannelSink::Email(Box::new(s))),
             ChannelOptions::Webhook(c) => webhook::WebhookSink::build(&channel.name, c, agent)
                 .map(|s| ChannelSink::Webhook(Box::new(s))),
+            ChannelOptions::Pagerduty(c) => pagerduty::PagerDutySink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Pagerduty(Box::new(s))),
+            ChannelOptions::Matrix(c) => matrix::MatrixSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Matrix(Box::new(s))),
+            ChannelOptions::Xmpp(c) => xmpp::XmppSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Xmpp(Box::new(s))),
         }
     }
 }
@@ -129,6 +159,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.name(),
             ChannelSink::Webhook(s) => s.name(),
+            ChannelSink::Pagerduty(s) => s.name(),
+            ChannelSink::Matrix(s) => s.name(),
+            ChannelSink::Xmpp(s) => s.name(),
         }
     }
 
@@ -136,6 +169,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.validate(entry),
             ChannelSink::Webhook(s) => s.validate(entry),
+            ChannelSink::Pagerduty(s) => s.validate(entry),
+            ChannelSink::Matrix(s) => s.validate(entry),
+            ChannelSink::Xmpp(s) => s.validate(entry),
         }
     }
 
@@ -143,6 +179,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.describe(entry),
             ChannelSink::Webhook(s) => s.describe(entry),
+            ChannelSink::Pagerduty(s) => s.describe(entry),
+            ChannelSink::Matrix(s) => s.describe(entry),
+            ChannelSink::Xmpp(s) => s.describe(entry),
         }
     }
 
@@ -150,6 +189,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.batch_size(),
             ChannelSink::Webhook(s) => s.batch_size(),
+            ChannelSink::Pagerduty(s) => s.batch_size(),
+            ChannelSink::Matrix(s) => s.batch_size(),
+            ChannelSink::Xmpp(s) => s.batch_size(),
         }
     }
 
@@ -157,6 +199,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.pace(),
             ChannelSink::Webhook(s) => s.pace(),
+            ChannelSink::Pagerduty(s) => s.pace(),
+            ChannelSink::Matrix(s) => s.pace(),
+            ChannelSink::Xmpp(s) => s.pace(),
         }
     }
 
@@ -164,6 +209,9 @@ impl Sink for ChannelSink {
         match self {
             ChannelSink::Email(s) => s.deliver_batch(entries).await,
             ChannelSink::Webhook(s) => s.deliver_batch(entries).await,
+            ChannelSink::Pagerduty(s) => s.deliver_batch(entries).await,
+            ChannelSink::Matrix(s) => s.deliver_batch(entries).await,
+            ChannelSink::Xmpp(s) => s.deliver_batch(entries).await,
         }
     }
 }
@@ -193,6 +241,23 @@ pub fn previews(o: &crate::outcome::Outcome, agent: &str) -> Vec<(&'static str, 
     out.push((
         "webhook: the JSON body POSTed (default, no template)",
         pretty,
+    ));
+    let pretty_json = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| String::from_utf8_lossy(b).into_owned())
+    };
+    out.push((
+        "pagerduty: the Events API v2 event (routing_key shown as <routing_key>)",
+        pretty_json(&pagerduty::render::event("<routing_key>", o, agent, false)),
+    ));
+    out.push((
+        "matrix: the m.room.message content (body and HTML)",
+        pretty_json(&matrix::render::render(o, agent, false)),
+    ));
+    out.push((
+        "xmpp: the message body (chat and groupchat)",
+        xmpp::render::body(o, agent, false),
     ));
     out
 }
