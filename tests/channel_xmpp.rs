@@ -118,6 +118,7 @@ modules_disabled = {{ "s2s"; "offline"; }}
 authentication = "internal_hashed"
 VirtualHost "localhost"
 Component "conference.localhost" "muc"
+    muc_room_locking = false
 "#
             ),
         )

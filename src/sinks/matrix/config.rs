@@ -33,8 +33,12 @@ impl Room {
                     && !rest.chars().any(|c| c.is_whitespace() || c.is_control())
             })
         };
+        // Room ids of room version 12 have no server part (`!<hash>`).
+        let opaque = |rest: &str| {
+            !rest.is_empty() && !rest.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
         match s.chars().next() {
-            Some('!') if valid_rest(&s[1..]) => Ok(Room::Id(s.to_string())),
+            Some('!') if opaque(&s[1..]) => Ok(Room::Id(s.to_string())),
             Some('#') if valid_rest(&s[1..]) => Ok(Room::Alias(s.to_string())),
             _ => Err(format!(
                 "{s:?} is not a room id (\"!abc123:example.org\") or alias \
@@ -152,6 +156,11 @@ mod tests {
             Room::parse("!AbC:example.org:8448"),
             Ok(Room::Id("!AbC:example.org:8448".into()))
         );
+        // Room version 12: no server part (seen from Synapse here).
+        let v12 = "!i_5jA0kkLphJAiVXsImyWbf-TaplTkl1LOYUdg9xLa0";
+        assert_eq!(Room::parse(v12), Ok(Room::Id(v12.into())));
+        assert!(Room::parse("#nohost").is_err());
+        assert!(Room::parse("! x").is_err());
     }
 
     #[test]
