@@ -29,9 +29,15 @@ fn synapse_python() -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var_os("NAGBRIDGE_REQUIRE_PEERS").is_some() {
-        panic!("{} is missing: scripts/test makes the Synapse venv", p.display());
+        panic!(
+            "{} is missing: scripts/test makes the Synapse venv",
+            p.display()
+        );
     }
-    eprintln!("skipping: no Synapse ({} is missing; scripts/test makes it)", p.display());
+    eprintln!(
+        "skipping: no Synapse ({} is missing; scripts/test makes it)",
+        p.display()
+    );
     None
 }
 
@@ -144,7 +150,13 @@ rc_joins:
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let url = format!("{}{path}", self.url());
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.http.request(m, url);
@@ -175,8 +187,10 @@ rc_joins:
             "POST",
             "/_matrix/client/v3/register",
             None,
-            Some(json!({"username": user, "password": format!("{user}-pw-123"),
-                        "auth": {"type": "m.login.dummy"}})),
+            Some(
+                json!({"username": user, "password": format!("{user}-pw-123"),
+                        "auth": {"type": "m.login.dummy"}}),
+            ),
         );
         assert_eq!(st, 200, "register {user}: {v}");
         v["access_token"].as_str().unwrap().to_string()
@@ -286,15 +300,22 @@ fn matrix_messages_arrive_once_through_synapse_rate_limits() {
     let (room, bot, bob) = room_with_bot(&hs);
     let s = Setup::new();
     let peer = Peer::start(0);
-    write_config(&s, peer.port(), &hs, "#backups:localhost", "when = \"always\"");
+    write_config(
+        &s,
+        peer.port(),
+        &hs,
+        "#backups:localhost",
+        "when = \"always\"",
+    );
     let mut agent = Agent::start_with(&s.config, s.tmp.path(), |c| {
         c.env("NB_TEST_MATRIX_TOKEN", &bot);
     });
     agent.wait_started(Duration::from_secs(10));
     let hostile = format!(
         "@room @everyone </code></pre><img src=x onerror=alert(1)> <a href=\"https://evil\">x</a> **b** {}",
-        "<&>\"'*_`#".repeat(520)
+        "<&>\"'*_`#".repeat(560)
     );
+    assert!(hostile.chars().count() >= 5000);
     let first = json!({"job": "nightly-db", "host": "db01", "status": "failure",
         "finished": "2026-11-24T02:03:10Z", "duration_s": 190.0, "bytes": 1234567,
         "summary": "id=00000", "errors": [hostile]});
@@ -321,18 +342,32 @@ fn matrix_messages_arrive_once_through_synapse_rate_limits() {
     assert_eq!(c["format"], "org.matrix.custom.html");
     assert_eq!(c["m.mentions"], json!({}));
     let body = c["body"].as_str().unwrap();
-    assert!(body.starts_with("❌ nightly-db FAILED on db01\nid=00000\nStatus: FAILED (CRITICAL)"), "{body}");
+    assert!(
+        body.starts_with("❌ nightly-db FAILED on db01\nid=00000\nStatus: FAILED (CRITICAL)"),
+        "{body}"
+    );
     assert!(body.contains("Duration: 3m 10s") && body.contains("Size: 1.2 MiB"));
     let html = c["formatted_body"].as_str().unwrap();
-    assert!(html.contains("<font color=\"#E01E5A\">FAILED</font>"), "{html}");
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"), "{html}");
-    assert!(!html.contains("<img") && !html.contains("<a href"), "{html}");
+    assert!(
+        html.contains("<font color=\"#E01E5A\">FAILED</font>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt;"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<img") && !html.contains("<a href"),
+        "{html}"
+    );
     for text in [body, html] {
         assert!(!text.contains("@room"), "{text}");
     }
     let log = agent.log_text();
     let limited = log.matches("M_LIMIT_EXCEEDED").count();
-    eprintln!("matrix: 8 messages through Synapse's rate limit in {took:?}, {limited} 429s honoured");
+    eprintln!(
+        "matrix: 8 messages through Synapse's rate limit in {took:?}, {limited} 429s honoured"
+    );
     assert!(limited >= 1, "Synapse never said 429:\n{log}");
     assert!(log.contains("(the homeserver asks to retry after"), "{log}");
     assert!(!log.contains(&bot), "the token shows in the log");
@@ -358,7 +393,10 @@ fn matrix_a_retry_reuses_the_transaction_and_dead_rooms_are_named() {
     let entry = nagbridge::spool::Entry {
         id: nagbridge::spool::EntryId::new(1_764_000_000_000_000, 7, 4242),
         spooled_at: chrono::Utc::now(),
-        outcome: serde_json::from_value(json!({"job": "retried", "status": "failure", "summary": "id=00042"})).unwrap(),
+        outcome: serde_json::from_value(
+            json!({"job": "retried", "status": "failure", "summary": "id=00042"}),
+        )
+        .unwrap(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -413,13 +451,78 @@ fn matrix_a_retry_reuses_the_transaction_and_dead_rooms_are_named() {
     let private = v["room_id"].as_str().unwrap();
     write_config(&s, 9, &hs, private, "");
     let all = run(&bot);
-    assert!(all.contains("FAILED mx (matrix): HTTP 403 Forbidden: M_FORBIDDEN"), "{all}");
-    assert!(all.contains(&format!("the account may not post in {private}")), "{all}");
+    assert!(
+        all.contains("FAILED mx (matrix): HTTP 403 Forbidden: M_FORBIDDEN"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("the account may not post in {private}")),
+        "{all}"
+    );
     assert!(all.contains("the destination refuses us"), "{all}");
     write_config(&s, 9, &hs, "#nowhere:localhost", "");
     let all = run(&bot);
     assert!(
-        all.contains("FAILED mx (matrix): resolving #nowhere:localhost: HTTP 404 Not Found: M_NOT_FOUND"),
+        all.contains(
+            "FAILED mx (matrix): resolving #nowhere:localhost: HTTP 404 Not Found: M_NOT_FOUND"
+        ),
         "{all}"
     );
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Outcome-to-homeserver latency: result files renamed into the watched directory 1.2 s apart
+/// (above the pace of 1 s; Synapse's rate limit set high); from each rename (wall clock) to the
+/// event's `origin_server_ts` (the same machine's clock, milliseconds).
+#[test]
+#[ignore = "measurement"]
+fn measure_outcome_to_matrix_latency() {
+    let Some(python) = synapse_python() else {
+        return;
+    };
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let hs = Synapse::start(&python, 100.0, 100);
+    let (room, bot, bob) = room_with_bot(&hs);
+    let s = Setup::new();
+    let peer = Peer::start(0);
+    write_config(&s, peer.port(), &hs, &room, "when = \"always\"");
+    let mut agent = Agent::start_with(&s.config, s.tmp.path(), |c| {
+        c.env("NB_TEST_MATRIX_TOKEN", &bot);
+    });
+    agent.wait_started(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    let mut renamed = Vec::with_capacity(n);
+    for i in 0..n {
+        let tmp = s.watched.join(format!(".l{i:05}.tmp"));
+        std::fs::write(&tmp, result_json(&format!("lat{i}"), "failure", i)).unwrap();
+        std::fs::rename(&tmp, s.watched.join(format!("l{i:05}.json"))).unwrap();
+        renamed.push(std::time::SystemTime::now());
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+    let got = hs.wait_messages(&room, &bob, n, Duration::from_secs(60));
+    assert_eq!(got.len(), n, "{}", agent.log_text());
+    let mut lat: Vec<Duration> = got
+        .iter()
+        .map(|e| {
+            let id = id_of(e["content"]["body"].as_str().unwrap()).unwrap();
+            let ts = std::time::UNIX_EPOCH
+                + Duration::from_millis(e["origin_server_ts"].as_u64().unwrap());
+            ts.duration_since(renamed[id]).unwrap_or_default()
+        })
+        .collect();
+    lat.sort_unstable();
+    println!(
+        "BENCH matrix latency n={n} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat[n - 1].as_secs_f64() * 1e3
+    );
+    drop(peer);
 }

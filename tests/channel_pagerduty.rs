@@ -52,15 +52,24 @@ fn pagerduty_validator(r: &Request) -> Result<(), String> {
     }
     if action == "trigger" {
         let p = v["payload"].as_object().ok_or("trigger without payload")?;
-        let summary = p.get("summary").and_then(Value::as_str).ok_or("no summary")?;
+        let summary = p
+            .get("summary")
+            .and_then(Value::as_str)
+            .ok_or("no summary")?;
         let n = summary.chars().count();
         if n == 0 || n > 1024 {
             return Err(format!("summary of {n} characters"));
         }
-        if p.get("source").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if p.get("source")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err("no source".into());
         }
-        let sev = p.get("severity").and_then(Value::as_str).unwrap_or_default();
+        let sev = p
+            .get("severity")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !["critical", "error", "warning", "info"].contains(&sev) {
             return Err(format!("severity {sev:?}"));
         }
@@ -205,7 +214,10 @@ fn problems_trigger_and_the_next_success_resolves() {
     assert_eq!(t["event_action"], "trigger");
     assert_eq!(t["dedup_key"], "db01/nightly-db");
     assert_eq!(t["payload"]["severity"], "error");
-    assert_eq!(t["payload"]["summary"], "nightly-db FAILED on db01: disk full");
+    assert_eq!(
+        t["payload"]["summary"],
+        "nightly-db FAILED on db01: disk full"
+    );
     assert_eq!(t["payload"]["source"], "db01");
     assert_eq!(t["payload"]["timestamp"], "2026-11-24T02:03:10Z");
     let d = &t["payload"]["custom_details"];
@@ -281,7 +293,10 @@ fn a_429_and_an_outage_deliver_each_event_exactly_once() {
         *per.entry(id_in(r).unwrap()).or_default() += 1;
     }
     assert_eq!(per.len(), N + 1, "{}", agent.log_text());
-    assert_eq!(per[&0], 2, "the 429'd event was sent twice (refused, then taken)");
+    assert_eq!(
+        per[&0], 2,
+        "the 429'd event was sent twice (refused, then taken)"
+    );
     assert!(
         (1..=N).all(|i| per[&i] == 1),
         "duplicates: {per:?}\n{}",
@@ -338,7 +353,11 @@ fn a_refused_routing_key_stops_the_channel_a_refused_event_is_sent_plain_once() 
             .is_some_and(|h| h.output.contains("is dead"))
     });
     let hb = got.iter().rev().find(|c| c.service == "nagbridge").unwrap();
-    assert!(hb.output.contains("PagerDuty refuses the routing key"), "{}", hb.output);
+    assert!(
+        hb.output.contains("PagerDuty refuses the routing key"),
+        "{}",
+        hb.output
+    );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(pd.count(), 3, "one attempt at the dead key, never retried");
     assert_eq!(spool(&s, "new"), 2);
@@ -375,7 +394,10 @@ fn measure_outcome_to_pagerduty_latency() {
     }
     let got = pd.wait_count(n, Duration::from_secs(60));
     assert_eq!(got.len(), n);
-    let mut lat: Vec<Duration> = got.iter().map(|r| r.at - renamed[id_in(r).unwrap()]).collect();
+    let mut lat: Vec<Duration> = got
+        .iter()
+        .map(|r| r.at - renamed[id_in(r).unwrap()])
+        .collect();
     lat.sort_unstable();
     println!(
         "BENCH pagerduty latency n={n} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",

@@ -84,7 +84,8 @@ impl Prosody {
             "conference.localhost".to_string(),
         ])
         .unwrap();
-        leaf.distinguished_name.push(DnType::CommonName, "localhost");
+        leaf.distinguished_name
+            .push(DnType::CommonName, "localhost");
         let leaf_key = KeyPair::generate().unwrap();
         let cert = leaf.signed_by(&leaf_key, &ca, &ca_key).unwrap();
         let ca_path = root.join("ca.pem");
@@ -193,6 +194,7 @@ impl Drop for Prosody {
 /// collected.
 struct Bob {
     got: Arc<Mutex<Vec<Message>>>,
+    at: Arc<Mutex<Vec<Instant>>>,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -211,8 +213,10 @@ impl Bob {
             tls: nagbridge::sinks::xmpp::tls_config(Some(&server.ca)).unwrap(),
         };
         let got: Arc<Mutex<Vec<Message>>> = Arc::default();
+        let at: Arc<Mutex<Vec<Instant>>> = Arc::default();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let sink = got.clone();
+        let times = at.clone();
         rt.spawn(async move {
             let progress = Progress::default();
             let mut s = match Session::open(&login, &progress).await {
@@ -232,6 +236,7 @@ impl Bob {
             while let Ok(stanza) = s.next_stanza("receiving").await {
                 if let Stanza::Message(m) = stanza {
                     if !m.bodies.is_empty() {
+                        times.lock().unwrap().push(Instant::now());
                         sink.lock().unwrap().push(m);
                     }
                 }
@@ -243,7 +248,7 @@ impl Bob {
         if let Err(e) = ready {
             panic!("bob could not log in or join: {e}");
         }
-        Bob { got, _rt: rt }
+        Bob { got, at, _rt: rt }
     }
 
     fn messages(&self) -> Vec<Message> {
@@ -357,8 +362,9 @@ fn xmpp_chat_and_room_messages_arrive_once_over_starttls() {
     a.wait_started(Duration::from_secs(10));
     let hostile = format!(
         "@everyone </body><x xmlns='jabber:client'/> & *bold* `code` \u{7} {}",
-        "<&>'\"*_~".repeat(600)
+        "<&>'\"*_~".repeat(630)
     );
+    assert!(hostile.chars().count() >= 5000);
     let result = serde_json::json!({
         "job": "nightly-db", "host": "db01", "status": "failure", "tool": "restic",
         "started": "2026-11-24T02:00:00Z", "finished": "2026-11-24T02:03:10Z",
@@ -442,10 +448,16 @@ fn xmpp_test_command_sends_and_names_each_failure() {
     let out = nagbridge_test(&s.config, BOT_PASSWORD);
     let took = t0.elapsed();
     let all = text(&out);
-    assert!(all.contains("OK   im (xmpp) sent: chat to bob@localhost"), "{all}");
+    assert!(
+        all.contains("OK   im (xmpp) sent: chat to bob@localhost"),
+        "{all}"
+    );
     eprintln!("nagbridge test to Prosody (login + send + receipt): {took:?}");
     let got = bob.wait(Duration::from_secs(10), |m| !m.is_empty());
-    assert!(body(&got[0]).contains("nagbridge-test FAILED on backup01"), "{got:?}");
+    assert!(
+        body(&got[0]).contains("nagbridge-test FAILED on backup01"),
+        "{got:?}"
+    );
 
     let out = nagbridge_test(&s.config, "wrong-pa55word");
     let all = text(&out);
@@ -474,7 +486,9 @@ fn xmpp_test_command_sends_and_names_each_failure() {
     );
     let all = text(&nagbridge_test(&s.config, BOT_PASSWORD));
     assert!(
-        all.contains("FAILED im (xmpp): joining room x@nomuc.localhost: x@nomuc.localhost answered"),
+        all.contains(
+            "FAILED im (xmpp): joining room x@nomuc.localhost: x@nomuc.localhost answered"
+        ),
         "{all}"
     );
     assert!(all.contains("the destination refuses us"), "{all}");
@@ -509,10 +523,76 @@ fn xmpp_a_silent_server_is_reported_within_the_timeout() {
     let took = t0.elapsed();
     let all = text(&out);
     assert!(
-        all.contains("FAILED im (xmpp): could not log in within 2s (stuck starting TLS at 127.0.0.1:"),
+        all.contains(
+            "FAILED im (xmpp): could not log in within 2s (stuck starting TLS at 127.0.0.1:"
+        ),
         "{all}"
     );
     assert!(all.contains("temporary: the agent would retry"), "{all}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     drop(listener);
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Outcome-to-recipient latency through Prosody: result files renamed into the watched
+/// directory 1 s apart; from each rename to bob's receipt of its chat message (a whole session
+/// each: connect, STARTTLS, SCRAM, bind, send, receipt).
+#[test]
+#[ignore = "measurement"]
+fn measure_outcome_to_xmpp_latency() {
+    if !have_prosody() {
+        return;
+    }
+    let n: usize = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let server = Prosody::start();
+    let bob = Bob::start(&server);
+    let s = Setup::new();
+    let peer = Peer::start(0);
+    write_config(
+        &s,
+        peer.port(),
+        &channel(
+            &server,
+            &format!(
+                "when = \"always\"\nto = [\"bob@localhost\"]\nca_file = \"{}\"",
+                server.ca.display()
+            ),
+        ),
+    );
+    let mut a = Agent::start_with(&s.config, s.tmp.path(), |c| {
+        c.env("NB_TEST_XMPP_PASSWORD", BOT_PASSWORD);
+    });
+    a.wait_started(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(500));
+    let mut renamed = Vec::with_capacity(n);
+    for i in 0..n {
+        let tmp = s.watched.join(format!(".l{i:05}.tmp"));
+        std::fs::write(&tmp, result_json(&format!("lat{i}"), "failure", i)).unwrap();
+        std::fs::rename(&tmp, s.watched.join(format!("l{i:05}.json"))).unwrap();
+        renamed.push(Instant::now());
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+    let got = bob.wait(Duration::from_secs(60), |m| m.len() >= n);
+    assert_eq!(got.len(), n, "{}", a.log_text());
+    let at = bob.at.lock().unwrap().clone();
+    let mut lat: Vec<Duration> = got
+        .iter()
+        .zip(at)
+        .map(|(m, t)| t - renamed[id_of(&body(m)).unwrap()])
+        .collect();
+    lat.sort_unstable();
+    println!(
+        "BENCH xmpp latency n={n} p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat[n - 1].as_secs_f64() * 1e3
+    );
+    drop(peer);
 }

@@ -263,6 +263,9 @@ fn the_shipped_example_passes() {
             ("NSCA_PASSWORD", "example-password"),
             ("BACKUP_HOOK_URL", "https://hooks.example.com/x"),
             ("SMTP_PASSWORD", "example-smtp-password"),
+            ("PAGERDUTY_ROUTING_KEY", "0123456789abcdef0123456789abcdef"),
+            ("MATRIX_ACCESS_TOKEN", "syt_example_token"),
+            ("XMPP_PASSWORD", "example-xmpp-password"),
         ],
     );
     assert_eq!(code, 0, "{out}");

@@ -410,7 +410,13 @@ mod tests {
         );
         let some = fit_lines_capped(&lines, 10, 40, 300, 1, len);
         assert!(len(&some.join("\n")) <= 40, "{some:?}");
-        assert_eq!(some.last().unwrap(), &format!("... (+{} more)", 100 - (some.len() - 1)));
-        assert_eq!(fit_lines_capped(&lines[..2], 3, 1000, 300, 1, len), ["error 00", "error 01"]);
+        assert_eq!(
+            some.last().unwrap(),
+            &format!("... (+{} more)", 100 - (some.len() - 1))
+        );
+        assert_eq!(
+            fit_lines_capped(&lines[..2], 3, 1000, 300, 1, len),
+            ["error 00", "error 01"]
+        );
     }
 }

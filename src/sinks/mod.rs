@@ -144,8 +144,10 @@ impl ChannelSink {
                 .map(|s| ChannelSink::Email(Box::new(s))),
             ChannelOptions::Webhook(c) => webhook::WebhookSink::build(&channel.name, c, agent)
                 .map(|s| ChannelSink::Webhook(Box::new(s))),
-            ChannelOptions::Pagerduty(c) => pagerduty::PagerDutySink::build(&channel.name, c, agent)
-                .map(|s| ChannelSink::Pagerduty(Box::new(s))),
+            ChannelOptions::Pagerduty(c) => {
+                pagerduty::PagerDutySink::build(&channel.name, c, agent)
+                    .map(|s| ChannelSink::Pagerduty(Box::new(s)))
+            }
             ChannelOptions::Matrix(c) => matrix::MatrixSink::build(&channel.name, c, agent)
                 .map(|s| ChannelSink::Matrix(Box::new(s))),
             ChannelOptions::Xmpp(c) => xmpp::XmppSink::build(&channel.name, c, agent)

@@ -178,8 +178,12 @@ mod tests {
         }
         assert!(!all.contains("a b\""), "{all}");
         let e = load("room = \"!x:y\"").unwrap_err();
-        assert!(e.iter().any(|l| l.contains("homeserver: missing required key")));
-        assert!(e.iter().any(|l| l.contains("access_token: missing required key")));
+        assert!(e
+            .iter()
+            .any(|l| l.contains("homeserver: missing required key")));
+        assert!(e
+            .iter()
+            .any(|l| l.contains("access_token: missing required key")));
         let c = load(
             "homeserver = \"http://matrix.example.org\"\naccess_token = \"t0ken\"\nroom = \"!x:y\"",
         )

@@ -63,15 +63,15 @@ pub fn classify(reply: &Reply, secrets: &Secrets, room: &str) -> Result<(), Sink
         return Err(base);
     } else {
         let text: String = m.error.chars().take(200).collect();
-        secrets.scrub(&format!("HTTP {}{reason}: {} {}", reply.status, m.errcode, text))
+        secrets.scrub(&format!(
+            "HTTP {}{reason}: {} {}",
+            reply.status, m.errcode, text
+        ))
     };
     let said = said.trim_end().to_string();
     let e = match (reply.status, m.errcode.as_str()) {
         (429, _) | (_, "M_LIMIT_EXCEEDED") => {
-            let after = m
-                .retry_after_ms
-                .map(Duration::from_millis)
-                .or(base.after);
+            let after = m.retry_after_ms.map(Duration::from_millis).or(base.after);
             match after {
                 Some(d) => SinkError::retryable(format!(
                     "{said} (the homeserver asks to retry after {:.1}s)",
@@ -88,9 +88,9 @@ pub fn classify(reply: &Reply, secrets: &Secrets, room: &str) -> Result<(), Sink
             "{said}: the account may not post in {room} (invite it and let it join, or give it \
              the power level to send messages)"
         )),
-        (404, "M_NOT_FOUND") => {
-            SinkError::dead(format!("{said}: room {room} does not exist on this homeserver"))
-        }
+        (404, "M_NOT_FOUND") => SinkError::dead(format!(
+            "{said}: room {room} does not exist on this homeserver"
+        )),
         (404, _) => SinkError::dead(format!(
             "{said}: not a Matrix client API (check homeserver: the base URL, e.g. \
              https://matrix.example.org)"
@@ -134,14 +134,18 @@ impl MatrixSink {
         let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|_| "access_token: not a valid header value".to_string())?;
         auth.set_sensitive(true);
-        let homeserver =
-            config::validate_homeserver(&config.homeserver).map_err(|e| format!("homeserver: {e}"))?;
+        let homeserver = config::validate_homeserver(&config.homeserver)
+            .map_err(|e| format!("homeserver: {e}"))?;
         let room_id = match &config.room {
             Room::Id(id) => Some(id.clone()),
             Room::Alias(_) => None,
         };
         Ok(MatrixSink {
-            name: format!("matrix {channel} ({} {})", http::redact_url(homeserver.as_str()), config.room),
+            name: format!(
+                "matrix {channel} ({} {})",
+                http::redact_url(homeserver.as_str()),
+                config.room
+            ),
             client: http::client(http::DEFAULT_TIMEOUT, None)?,
             homeserver,
             room: config.room.clone(),
@@ -173,7 +177,9 @@ impl MatrixSink {
         let alias = self.room.as_str();
         let url = self.url(&["directory", "room", alias])?;
         let reply = http::send(
-            self.client.get(url).header(AUTHORIZATION, self.auth.clone()),
+            self.client
+                .get(url)
+                .header(AUTHORIZATION, self.auth.clone()),
             &self.secrets,
         )
         .await?;
@@ -279,7 +285,10 @@ mod tests {
     #[test]
     fn matrix_answers_are_classified() {
         let s = Secrets::new();
-        assert_eq!(classify(&reply(200, r#"{"event_id":"$x"}"#), &s, "r"), Ok(()));
+        assert_eq!(
+            classify(&reply(200, r#"{"event_id":"$x"}"#), &s, "r"),
+            Ok(())
+        );
         let e = class(
             429,
             r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":2500}"#,
@@ -292,23 +301,41 @@ mod tests {
             e.message,
             "HTTP 429 Too Many Requests: M_LIMIT_EXCEEDED Too Many Requests (the homeserver asks to retry after 2.5s)"
         );
-        let e = class(401, r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token passed.","soft_logout":false}"#);
+        let e = class(
+            401,
+            r#"{"errcode":"M_UNKNOWN_TOKEN","error":"Invalid access token passed.","soft_logout":false}"#,
+        );
         assert_eq!(e.class, FailureClass::Dead);
         assert!(e.message.contains("access token is not valid"), "{e}");
-        let e = class(403, r#"{"errcode":"M_FORBIDDEN","error":"User @bot:x not in room !r:x"}"#);
+        let e = class(
+            403,
+            r#"{"errcode":"M_FORBIDDEN","error":"User @bot:x not in room !r:x"}"#,
+        );
         assert_eq!(e.class, FailureClass::Dead);
-        assert!(e.message.contains("may not post in #backups:example.org"), "{e}");
-        let e = class(404, r#"{"errcode":"M_NOT_FOUND","error":"Room alias not found"}"#);
+        assert!(
+            e.message.contains("may not post in #backups:example.org"),
+            "{e}"
+        );
+        let e = class(
+            404,
+            r#"{"errcode":"M_NOT_FOUND","error":"Room alias not found"}"#,
+        );
         assert_eq!(e.class, FailureClass::Dead);
         let e = class(404, "<html>nginx</html>");
         assert_eq!(e.class, FailureClass::Dead);
-        let e = class(413, r#"{"errcode":"M_TOO_LARGE","error":"event too large"}"#);
+        let e = class(
+            413,
+            r#"{"errcode":"M_TOO_LARGE","error":"event too large"}"#,
+        );
         assert_eq!(e.class, FailureClass::Rejected);
         let e = class(400, r#"{"errcode":"M_BAD_JSON","error":"bad"}"#);
         assert_eq!(e.class, FailureClass::Rejected);
         let e = class(502, "");
         assert_eq!(e.class, FailureClass::Retryable);
-        let e = class(401, r#"{"errcode":"M_UNKNOWN_TOKEN","error":"token syt_c2VjcmV0_T0KEN is unknown"}"#);
+        let e = class(
+            401,
+            r#"{"errcode":"M_UNKNOWN_TOKEN","error":"token syt_c2VjcmV0_T0KEN is unknown"}"#,
+        );
         assert!(!e.message.contains("syt_c2VjcmV0"), "{e}");
     }
 }

@@ -59,12 +59,19 @@ fn h(text: &str) -> String {
 
 /// Size of a list line in both forms, as JSON.
 fn line_cost(line: &str) -> usize {
-    let json = |s: &str| serde_json::to_string(s).map(|j| j.len()).unwrap_or(s.len() * 6);
+    let json = |s: &str| {
+        serde_json::to_string(s)
+            .map(|j| j.len())
+            .unwrap_or(s.len() * 6)
+    };
     json(line) + json(&escape_html(line)) + 12
 }
 
 fn list(lines: &[String]) -> Vec<String> {
-    let defused: Vec<String> = lines.iter().map(|l| cut_chars(&defuse(l), MAX_LINE)).collect();
+    let defused: Vec<String> = lines
+        .iter()
+        .map(|l| cut_chars(&defuse(l), MAX_LINE))
+        .collect();
     fit_lines_capped(&defused, MAX_LINES, LIST_BUDGET, usize::MAX, 1, line_cost)
 }
 
@@ -82,7 +89,11 @@ pub fn content(n: &Notice) -> Content {
     for (label, value) in &n.facts {
         body.push_str(&format!("{label}: {}\n", defuse(value)));
     }
-    for (name, lines) in [("Items", &items), ("Errors", &errors), ("Warnings", &warnings)] {
+    for (name, lines) in [
+        ("Items", &items),
+        ("Errors", &errors),
+        ("Warnings", &warnings),
+    ] {
         if !lines.is_empty() {
             body.push_str(&format!("{name}:\n"));
             for l in lines {
@@ -197,9 +208,8 @@ mod tests {
             assert!(body.contains(want), "{want:?} not in {body}");
         }
         let html = v["formatted_body"].as_str().unwrap();
-        assert!(html.starts_with(
-            "<h4>❌ nightly-db <font color=\"#E01E5A\">FAILED</font> on db01</h4>"
-        ));
+        assert!(html
+            .starts_with("<h4>❌ nightly-db <font color=\"#E01E5A\">FAILED</font> on db01</h4>"));
         assert!(html.contains("<pre><code>open /srv/x: permission denied</code></pre>"));
         let p: Value = serde_json::from_slice(&render(&outcome(), "backup01", true)).unwrap();
         assert_eq!(p["body"], "[CRITICAL] nightly-db on db01: disk full");
@@ -219,7 +229,10 @@ mod tests {
         assert!(bytes.len() <= MAX_CONTENT_BYTES);
         let v: Value = serde_json::from_slice(&bytes).unwrap();
         let html = v["formatted_body"].as_str().unwrap();
-        assert!(!html.contains("<script>") && !html.contains("<a href"), "{html}");
+        assert!(
+            !html.contains("<script>") && !html.contains("<a href"),
+            "{html}"
+        );
         assert!(!html.contains("<b>job</b>"));
         assert_eq!(html.matches("</code></pre>").count(), 1, "{html}");
         for text in [html, v["body"].as_str().unwrap()] {
@@ -231,7 +244,9 @@ mod tests {
     fn matrix_lists_are_cut_within_the_event_limit() {
         let mut o = outcome();
         o.errors = (0..10_000).map(|i| format!("error {i}")).collect();
-        o.warnings = (0..10_000).map(|i| format!("warning {i} {}", "é".repeat(400))).collect();
+        o.warnings = (0..10_000)
+            .map(|i| format!("warning {i} {}", "é".repeat(400)))
+            .collect();
         o.items = (0..5000)
             .map(|i| crate::outcome::Item {
                 name: format!("vm{i}"),
@@ -246,10 +261,16 @@ mod tests {
         let body = v["body"].as_str().unwrap();
         assert!(body.contains("- error 19\n- ... (+9980 more)"), "{body}");
         let items = body.matches("- vm").count();
-        assert!(body.contains(&format!("- ... (+{} more)", 5000 - items)), "{body}");
+        assert!(
+            body.contains(&format!("- ... (+{} more)", 5000 - items)),
+            "{body}"
+        );
         let shown = body.matches("- warning ").count();
         assert!(shown < 20, "{shown}");
-        assert!(body.contains(&format!("- ... (+{} more)", 10_000 - shown)), "{body}");
+        assert!(
+            body.contains(&format!("- ... (+{} more)", 10_000 - shown)),
+            "{body}"
+        );
         // A huge summary falls back to the cut headline.
         let mut o = outcome();
         o.summary = Some("s".repeat(200_000));

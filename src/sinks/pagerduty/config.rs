@@ -72,9 +72,10 @@ pub(crate) fn read(s: &mut Section<'_>, p: &mut Problems) -> Option<PagerDutyCon
                         s.key("routing_key"),
                         format!("the key from {} {w}", key.origin()),
                     ),
-                    Err(e) => {
-                        p.error(s.key("routing_key"), format!("the key from {} {e}", key.origin()))
-                    }
+                    Err(e) => p.error(
+                        s.key("routing_key"),
+                        format!("the key from {} {e}", key.origin()),
+                    ),
                 }
             }
         }
@@ -153,7 +154,10 @@ mod tests {
         let e = load("routing_key = \"abc def\"").unwrap_err();
         assert!(e[0].contains("holds a space"), "{e:?}");
         assert!(!e[0].contains("abc def"), "{e:?}");
-        let e = load(&format!("routing_key = \"{KEY}\"\napi_url = \"https://x/?k=1\"")).unwrap_err();
+        let e = load(&format!(
+            "routing_key = \"{KEY}\"\napi_url = \"https://x/?k=1\""
+        ))
+        .unwrap_err();
         assert!(e[0].contains("without a query"), "{e:?}");
         // A key of another length is kept, with a warning that does not show it.
         let c = load("routing_key = \"short-key-1234\"").unwrap();

@@ -229,7 +229,10 @@ mod tests {
         }
         // The key never shows, even when the server quotes it.
         let e = classify(
-            &reply(400, "bad key R0UT1NGk3yR0UT1NGk3yR0UT1NGk3y12 for routing_key"),
+            &reply(
+                400,
+                "bad key R0UT1NGk3yR0UT1NGk3yR0UT1NGk3y12 for routing_key",
+            ),
             &s,
         )
         .unwrap_err();

@@ -137,7 +137,9 @@ pub fn summary(n: &Notice) -> String {
 
 /// JSON size of a line in a list.
 fn json_len(s: &str) -> usize {
-    serde_json::to_string(s).map(|j| j.len()).unwrap_or(s.len() * 6 + 2)
+    serde_json::to_string(s)
+        .map(|j| j.len())
+        .unwrap_or(s.len() * 6 + 2)
 }
 
 fn fact(n: &Notice, label: &str) -> Option<String> {
@@ -251,7 +253,10 @@ mod tests {
     fn pagerduty_warning_triggers_warning_and_success_resolves() {
         let v = json(&event("K", &outcome("warning"), "a", false));
         assert_eq!(
-            (v["event_action"].as_str(), v["payload"]["severity"].as_str()),
+            (
+                v["event_action"].as_str(),
+                v["payload"]["severity"].as_str()
+            ),
             (Some("trigger"), Some("warning"))
         );
         assert!(v["payload"]["summary"]
@@ -305,9 +310,17 @@ mod tests {
         assert!(!s.contains('\n'));
         let errors = p["custom_details"]["errors"].as_array().unwrap();
         let last = errors.last().unwrap().as_str().unwrap();
-        assert!(last.starts_with("... (+") && last.ends_with(" more)"), "{last}");
+        assert!(
+            last.starts_with("... (+") && last.ends_with(" more)"),
+            "{last}"
+        );
         let items = p["custom_details"]["items"].as_array().unwrap();
-        assert!(items.last().unwrap().as_str().unwrap().starts_with("... (+"));
+        assert!(items
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("... (+"));
         // Two keys that differ only after 238 characters stay apart.
         let a = dedup_key(&format!("{}a", "k".repeat(300)));
         let b = dedup_key(&format!("{}b", "k".repeat(300)));
@@ -325,7 +338,9 @@ mod tests {
         o.errors = vec![hostile.clone()];
         let v = json(&event("K", &o, "a", false));
         assert_eq!(v["routing_key"], "K");
-        let line = v["payload"]["custom_details"]["errors"][0].as_str().unwrap();
+        let line = v["payload"]["custom_details"]["errors"][0]
+            .as_str()
+            .unwrap();
         assert!(hostile.starts_with(line.trim_end_matches('…')));
         assert!(line.chars().count() <= MAX_LINE);
     }

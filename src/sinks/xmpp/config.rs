@@ -105,9 +105,9 @@ pub fn parse_room(s: &str, default_nick: &str) -> Result<RoomJid, String> {
     let room = jid.to_bare();
     let occupant = match jid.try_into_full() {
         Ok(full) => full,
-        Err(bare) => bare
-            .with_resource_str(default_nick)
-            .map_err(|e| format!("{s:?}: the nickname {default_nick:?} is not valid: {e}; add /nick"))?,
+        Err(bare) => bare.with_resource_str(default_nick).map_err(|e| {
+            format!("{s:?}: the nickname {default_nick:?} is not valid: {e}; add /nick")
+        })?,
     };
     Ok(RoomJid { room, occupant })
 }
@@ -128,7 +128,10 @@ pub(crate) fn read(s: &mut Section<'_>, p: &mut Problems) -> Option<XmppConfig> 
     let jid = s.required(p, "jid", |v| parse_account(r::string(v)?));
     let password = s.required_secret(p, "password");
     let to = s.read(p, "to", |v| {
-        strings(v)?.into_iter().map(parse_recipient).collect::<Result<Vec<_>, _>>()
+        strings(v)?
+            .into_iter()
+            .map(parse_recipient)
+            .collect::<Result<Vec<_>, _>>()
     });
     let nick = jid
         .as_ref()
@@ -148,7 +151,8 @@ pub(crate) fn read(s: &mut Section<'_>, p: &mut Problems) -> Option<XmppConfig> 
     });
     let timeout = s.read(p, "timeout", r::duration);
     // A list that is present but wrong has its own problem already.
-    let bad = |key: &'static str, parsed: bool, s: &mut Section<'_>| !parsed && s.raw(key).is_some();
+    let bad =
+        |key: &'static str, parsed: bool, s: &mut Section<'_>| !parsed && s.raw(key).is_some();
     let (to_bad, rooms_bad) = (bad("to", to.is_some(), s), bad("rooms", rooms.is_some(), s));
     let (to, rooms) = (to.unwrap_or_default(), rooms.unwrap_or_default());
     if to.is_empty() && rooms.is_empty() && !to_bad && !rooms_bad {
@@ -211,14 +215,20 @@ timeout = "10s"
         let x = xmpp(&c);
         assert_eq!(x.jid.as_str(), "nagbridge@example.org");
         assert_eq!(x.to.len(), 2);
-        assert_eq!(x.rooms[0].occupant.as_str(), "backups@conference.example.org/nagbridge");
+        assert_eq!(
+            x.rooms[0].occupant.as_str(),
+            "backups@conference.example.org/nagbridge"
+        );
         assert_eq!(x.rooms[1].occupant.as_str(), "noc@muc.example.org/bot");
         assert_eq!(x.rooms[1].room.as_str(), "noc@muc.example.org");
         assert_eq!((x.host.as_str(), x.port), ("xmpp.example.org", 5223));
         assert_eq!(x.timeout, Duration::from_secs(10));
         assert!(!format!("{c:?}").contains("xmpp-pa55-word"));
         // Defaults: the JID's domain, port 5222; a single string is a list of one.
-        let c = load("jid = \"bot@example.org\"\npassword = \"p4ss\"\nrooms = \"r@conference.example.org\"").unwrap();
+        let c = load(
+            "jid = \"bot@example.org\"\npassword = \"p4ss\"\nrooms = \"r@conference.example.org\"",
+        )
+        .unwrap();
         let x = xmpp(&c);
         assert_eq!(x.address(), "example.org:5222");
         assert_eq!(x.timeout, DEFAULT_TIMEOUT);

@@ -119,7 +119,12 @@ impl Sink for XmppSink {
             parts.push(format!("chat to {}", to.join(", ")));
         }
         if !self.config.rooms.is_empty() {
-            let rooms: Vec<String> = self.config.rooms.iter().map(|r| r.room.to_string()).collect();
+            let rooms: Vec<String> = self
+                .config
+                .rooms
+                .iter()
+                .map(|r| r.room.to_string())
+                .collect();
             parts.push(format!("groupchat to {}", rooms.join(", ")));
         }
         parts.join("; ")
@@ -143,7 +148,10 @@ impl Sink for XmppSink {
                 let step = progress.get();
                 let secs = crate::sinks::content::human_duration(limit.as_secs_f64());
                 let what = if step.logged_in() {
-                    format!("logged in as {} but could not send within {secs}", self.config.jid)
+                    format!(
+                        "logged in as {} but could not send within {secs}",
+                        self.config.jid
+                    )
                 } else {
                     format!("could not log in within {secs}")
                 };

@@ -47,7 +47,10 @@ pub fn body(o: &Outcome, agent: &str, plain: bool) -> String {
         return cut_bytes(&one_line(&n.headline), MAX_BODY_BYTES);
     }
     let list = |lines: &[String]| {
-        let lines: Vec<String> = lines.iter().map(|l| cut_chars(&one_line(l), MAX_LINE)).collect();
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|l| cut_chars(&one_line(l), MAX_LINE))
+            .collect();
         fit_lines_capped(&lines, MAX_LINES, LIST_BUDGET, usize::MAX, 5, str::len)
     };
     let mut b = format!("{}\n", one_line(&n.title));
@@ -131,7 +134,11 @@ mod tests {
         assert!(b.contains("\u{FFFD}\u{FFFD}\u{FFFD}[31m</body><x/> & *b* `c`   second"));
         assert!(b.contains("• error 18\n• ... (+981 more)"), "{b}");
         let long = b.lines().find(|l| l.contains("@everyone")).unwrap();
-        assert!(long.chars().count() <= MAX_LINE + 2, "{}", long.chars().count());
+        assert!(
+            long.chars().count() <= MAX_LINE + 2,
+            "{}",
+            long.chars().count()
+        );
         let mut o = outcome();
         o.summary = Some("é".repeat(20_000));
         let b = body(&o, "a", false);

@@ -150,7 +150,9 @@ pub struct Bounce {
 pub fn describe_error(e: &StanzaError) -> String {
     let condition = condition_name(e);
     match e.texts.values().next() {
-        Some(t) if !t.is_empty() => format!("{condition} ({})", t.chars().take(200).collect::<String>()),
+        Some(t) if !t.is_empty() => {
+            format!("{condition} ({})", t.chars().take(200).collect::<String>())
+        }
         _ => condition,
     }
 }
@@ -190,7 +192,9 @@ fn io_failure(step: &str, e: &io::Error) -> SinkError {
 fn tls_failure(e: &io::Error) -> SinkError {
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
-    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("handshake")
+    if lower.contains("certificate")
+        || lower.contains("unknownissuer")
+        || lower.contains("handshake")
     {
         SinkError::permanent(format!(
             "TLS failed: {text} (is the server's certificate valid for the JID's domain? set \
@@ -215,7 +219,12 @@ fn read_failure(step: &str, e: ReadError) -> SinkError {
 /// A stream error: the server ends the session.
 fn stream_failure(step: &str, e: &dyn std::fmt::Display) -> SinkError {
     let text = e.to_string();
-    let dead = ["host-unknown", "host-gone", "not-authorized", "improper-addressing"];
+    let dead = [
+        "host-unknown",
+        "host-gone",
+        "not-authorized",
+        "improper-addressing",
+    ];
     let message = format!("{step}: the server ended the stream: {text}");
     if dead.iter().any(|d| text.contains(d)) {
         SinkError::dead(message)
@@ -228,9 +237,9 @@ fn login_failure(jid: &BareJid, e: tokio_xmpp::Error) -> SinkError {
     use tokio_xmpp::error::AuthError;
     use tokio_xmpp::parsers::sasl::DefinedCondition as C;
     match e {
-        tokio_xmpp::Error::Auth(AuthError::Fail(C::TemporaryAuthFailure)) => SinkError::retryable(
-            format!("logging in as {jid}: temporary-auth-failure"),
-        ),
+        tokio_xmpp::Error::Auth(AuthError::Fail(C::TemporaryAuthFailure)) => {
+            SinkError::retryable(format!("logging in as {jid}: temporary-auth-failure"))
+        }
         tokio_xmpp::Error::Auth(AuthError::Fail(c)) => SinkError::dead(format!(
             "the server refused the login of {jid}: {} (check jid and password)",
             format!("{c:?}")
@@ -290,7 +299,11 @@ where
             Some(Ok(FallibleStreamElement::Err(_))) => continue,
             Some(Err(ReadError::SoftTimeout)) => continue,
             Some(Err(e)) => return Err(read_failure(step, e)),
-            None => return Err(SinkError::retryable(format!("{step}: the connection closed"))),
+            None => {
+                return Err(SinkError::retryable(format!(
+                    "{step}: the connection closed"
+                )))
+            }
         }
     }
 }
@@ -310,9 +323,14 @@ impl Session {
             .map_err(|e| io_failure(&format!("cannot connect to {address}"), &e))?;
         let _ = tcp.set_nodelay(true);
         progress.set(Step::Tls);
-        let pending = initiate_stream(BufStream::new(tcp), ns::JABBER_CLIENT, header(&domain), timeouts())
-            .await
-            .map_err(|e| io_failure("opening the stream", &e))?;
+        let pending = initiate_stream(
+            BufStream::new(tcp),
+            ns::JABBER_CLIENT,
+            header(&domain),
+            timeouts(),
+        )
+        .await
+        .map_err(|e| io_failure("opening the stream", &e))?;
         let (features, mut stream) = pending.recv_features().await.map_err(|e| match e {
             tokio_xmpp::xmlstream::RecvFeaturesError::Io(e) => io_failure("opening the stream", &e),
             tokio_xmpp::xmlstream::RecvFeaturesError::StreamError(e) => {
@@ -343,15 +361,23 @@ impl Session {
             }
         }
         let tcp = stream.into_inner().into_inner();
-        let name = ServerName::try_from(domain.clone())
-            .map_err(|e| SinkError::permanent(format!("{domain:?} cannot be checked against a certificate: {e}")))?;
+        let name = ServerName::try_from(domain.clone()).map_err(|e| {
+            SinkError::permanent(format!(
+                "{domain:?} cannot be checked against a certificate: {e}"
+            ))
+        })?;
         let tls = TlsConnector::from(login.tls.clone())
             .connect(name, tcp)
             .await
             .map_err(|e| tls_failure(&e))?;
-        let pending = initiate_stream(BufStream::new(tls), ns::JABBER_CLIENT, header(&domain), timeouts())
-            .await
-            .map_err(|e| io_failure("opening the stream over TLS", &e))?;
+        let pending = initiate_stream(
+            BufStream::new(tls),
+            ns::JABBER_CLIENT,
+            header(&domain),
+            timeouts(),
+        )
+        .await
+        .map_err(|e| io_failure("opening the stream over TLS", &e))?;
         let (features, stream) = pending
             .recv_features()
             .await
@@ -381,7 +407,9 @@ impl Session {
             .await
             .map_err(|e| login_failure(&login.jid, e.into()))?;
         if !features.can_bind() {
-            return Err(SinkError::retryable("the server offers no resource binding"));
+            return Err(SinkError::retryable(
+                "the server offers no resource binding",
+            ));
         }
         let mut session = Session {
             stream,
@@ -414,11 +442,7 @@ impl Session {
                     Iq::Error { error, .. } => {
                         return Err(stanza_failure("binding a resource", "the server", &error))
                     }
-                    _ => {
-                        return Err(SinkError::retryable(
-                            "binding a resource: an empty answer",
-                        ))
-                    }
+                    _ => return Err(SinkError::retryable("binding a resource: an empty answer")),
                 }
             }
         }
@@ -467,10 +491,7 @@ impl Session {
                         joined.push(nick);
                         break;
                     }
-                    Err(e)
-                        if tries == 0
-                            && condition_name(&e) == "conflict" =>
-                    {
+                    Err(e) if tries == 0 && condition_name(&e) == "conflict" => {
                         tries += 1;
                         let nick = format!("{}-{:04x}", occupant.resource(), rand::random::<u16>());
                         occupant = r.room.with_resource_str(&nick).map_err(|e| {
@@ -507,7 +528,9 @@ impl Session {
             let Stanza::Presence(p) = self.next_stanza(&step).await? else {
                 continue;
             };
-            let Some(from) = p.from.as_ref() else { continue };
+            let Some(from) = p.from.as_ref() else {
+                continue;
+            };
             if from.to_bare() != *room {
                 continue;
             }
@@ -565,7 +588,10 @@ impl Session {
     /// groupchat messages (by id) that the rooms echo when they took them: this also waits for
     /// those, at most [`REFLECTION_GRACE`] after the server's answer (a local room echoes
     /// before it).
-    pub async fn receipt(&mut self, mut reflections: Vec<String>) -> Result<Vec<Bounce>, SinkError> {
+    pub async fn receipt(
+        &mut self,
+        mut reflections: Vec<String>,
+    ) -> Result<Vec<Bounce>, SinkError> {
         let id = self.id("ping");
         let domain: Jid = Jid::new(&self.domain)
             .map_err(|e| SinkError::permanent(format!("{}: {e}", self.domain)))?;
