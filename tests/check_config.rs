@@ -283,6 +283,9 @@ fn the_shipped_example_passes() {
             ("TELEGRAM_BOT_TOKEN", "123456789:AAHexampleexampleexample"),
             ("NTFY_TOKEN", "tk_example"),
             ("GOTIFY_TOKEN", "AexampleToken"),
+            ("PAGERDUTY_ROUTING_KEY", "0123456789abcdef0123456789abcdef"),
+            ("MATRIX_ACCESS_TOKEN", "syt_example_token"),
+            ("XMPP_PASSWORD", "example-xmpp-password"),
         ],
     );
     assert_eq!(code, 0, "{out}");

@@ -108,6 +108,8 @@ keyword_enum! {
         Gotify = "gotify",
         /// Telegram bot.
         Telegram = "telegram",
+        /// Matrix (client-server API).
+        Matrix = "matrix",
         /// PagerDuty Events v2.
         Pagerduty = "pagerduty",
         /// Google Chat incoming webhook.
@@ -221,6 +223,7 @@ mod tests {
             assert_eq!(format(n), Ok(*f));
         }
         assert!(ChannelType::NAMES.contains(&"googlechat"));
+        assert_eq!(ChannelType::NAMES.len(), 13);
         assert_eq!(When::NAMES.len(), 6);
         assert_eq!(
             format("resti").unwrap_err(),

@@ -276,6 +276,16 @@ pub fn shorten(text: &str, max: usize, size: impl Fn(&str) -> usize) -> String {
     out
 }
 
+/// `s` cut to at most `max` characters, ending with `…` when cut.
+pub fn cut_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// `text` as literal CommonMark inline text (one line): a backslash before every character that
 /// can start emphasis, code, a link or image, raw HTML, an entity, strikethrough or a table
 /// cell (`` \ ` * _ [ ] < > & ~ | ``), and before a first character that would start a block
@@ -299,6 +309,43 @@ pub fn escape_commonmark(text: &str) -> String {
         } else if !c.is_control() {
             out.push(c);
         }
+    }
+    out
+}
+
+/// [`fit_lines`] showing at most `max_count` of `lines` (chat platforms show a few lines, not
+/// a whole log): the marker then counts every line not shown.
+pub fn fit_lines_capped(
+    lines: &[String],
+    max_count: usize,
+    budget: usize,
+    max_line: usize,
+    separator: usize,
+    size: impl Fn(&str) -> usize,
+) -> Vec<String> {
+    if lines.len() <= max_count {
+        return fit_lines(lines, budget, max_line, separator, size);
+    }
+    let hidden = lines.len() - max_count;
+    // Room for the largest marker this can end with.
+    let reserve = separator + size(&more_marker(lines.len()));
+    let mut out = fit_lines(
+        &lines[..max_count],
+        budget.saturating_sub(reserve),
+        max_line,
+        separator,
+        &size,
+    );
+    let marker = |n: usize| more_marker(n);
+    match out.last() {
+        Some(last) if last.starts_with("... (+") && last.ends_with(" more)") => {
+            let cut: usize = last["... (+".len()..last.len() - " more)".len()]
+                .parse()
+                .unwrap_or(0);
+            let n = out.len();
+            out[n - 1] = marker(cut + hidden);
+        }
+        _ => out.push(marker(hidden)),
     }
     out
 }
@@ -381,5 +428,25 @@ mod tests {
         assert!(cut[0].ends_with('…'));
         // Nothing fits: only the marker.
         assert_eq!(fit_lines(&lines, 5, 300, 1, len), ["... (+100 more)"]);
+    }
+
+    #[test]
+    fn capped_lines_count_every_line_not_shown() {
+        let lines: Vec<String> = (0..100).map(|i| format!("error {i:02}")).collect();
+        let len = |s: &str| s.chars().count();
+        assert_eq!(
+            fit_lines_capped(&lines, 3, 1000, 300, 1, len),
+            ["error 00", "error 01", "error 02", "... (+97 more)"]
+        );
+        let some = fit_lines_capped(&lines, 10, 40, 300, 1, len);
+        assert!(len(&some.join("\n")) <= 40, "{some:?}");
+        assert_eq!(
+            some.last().unwrap(),
+            &format!("... (+{} more)", 100 - (some.len() - 1))
+        );
+        assert_eq!(
+            fit_lines_capped(&lines[..2], 3, 1000, 300, 1, len),
+            ["error 00", "error 01"]
+        );
     }
 }

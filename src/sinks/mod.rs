@@ -11,7 +11,9 @@
 pub mod content;
 pub mod email;
 pub mod http;
+pub mod matrix;
 pub mod nsca;
+pub mod pagerduty;
 pub mod webhook;
 // Chat platforms reached through an incoming web hook (issue 10, part a).
 pub mod discord;
@@ -23,6 +25,7 @@ pub mod ntfy;
 pub mod slack;
 pub mod teams;
 pub mod telegram;
+pub mod xmpp;
 
 use std::future::Future;
 use std::time::Duration;
@@ -94,21 +97,13 @@ pub enum ChannelOptions {
     Ntfy(ntfy::config::NtfyConfig),
     /// `type = "gotify"`.
     Gotify(gotify::config::GotifyConfig),
+    /// `type = "pagerduty"`.
+    Pagerduty(pagerduty::config::PagerDutyConfig),
+    /// `type = "matrix"`.
+    Matrix(matrix::config::MatrixConfig),
+    /// `type = "xmpp"`.
+    Xmpp(Box<xmpp::config::XmppConfig>),
 }
-
-/// The channel types built into this version.
-pub const BUILT_IN_CHANNELS: &[ChannelType] = &[
-    ChannelType::Email,
-    ChannelType::Webhook,
-    ChannelType::Slack,
-    ChannelType::Mattermost,
-    ChannelType::Discord,
-    ChannelType::Teams,
-    ChannelType::Googlechat,
-    ChannelType::Telegram,
-    ChannelType::Ntfy,
-    ChannelType::Gotify,
-];
 
 /// Read the keys of a `[[channel]]` of type `kind` from `s` (unknown keys are left for the
 /// caller's `finish`, which reports them with a suggestion).
@@ -128,23 +123,9 @@ pub(crate) fn read_channel_options(
         ChannelType::Telegram => telegram::config::read(s, p).map(ChannelOptions::Telegram),
         ChannelType::Ntfy => ntfy::config::read(s, p).map(ChannelOptions::Ntfy),
         ChannelType::Gotify => gotify::config::read(s, p).map(ChannelOptions::Gotify),
-        other => {
-            let built: Vec<&str> = BUILT_IN_CHANNELS.iter().map(|k| k.name()).collect();
-            p.error(
-                s.key("type"),
-                format!(
-                    "channel type {:?} is not built into this version of nagbridge (built in: \
-                     {}); nothing would be sent",
-                    other.name(),
-                    if built.is_empty() {
-                        "none".to_string()
-                    } else {
-                        built.join(", ")
-                    }
-                ),
-            );
-            None
-        }
+        ChannelType::Pagerduty => pagerduty::config::read(s, p).map(ChannelOptions::Pagerduty),
+        ChannelType::Matrix => matrix::config::read(s, p).map(ChannelOptions::Matrix),
+        ChannelType::Xmpp => xmpp::config::read(s, p).map(|c| ChannelOptions::Xmpp(Box::new(c))),
     }
 }
 
@@ -171,6 +152,12 @@ pub enum ChannelSink {
     Ntfy(Box<ntfy::NtfySink>),
     /// A Gotify server.
     Gotify(Box<gotify::GotifySink>),
+    /// PagerDuty Events v2.
+    Pagerduty(Box<pagerduty::PagerDutySink>),
+    /// A Matrix room.
+    Matrix(Box<matrix::MatrixSink>),
+    /// XMPP chats and rooms.
+    Xmpp(Box<xmpp::XmppSink>),
 }
 
 impl ChannelSink {
@@ -201,6 +188,14 @@ impl ChannelSink {
                 .map(|s| ChannelSink::Ntfy(Box::new(s))),
             ChannelOptions::Gotify(c) => gotify::GotifySink::build(&channel.name, c, agent)
                 .map(|s| ChannelSink::Gotify(Box::new(s))),
+            ChannelOptions::Pagerduty(c) => {
+                pagerduty::PagerDutySink::build(&channel.name, c, agent)
+                    .map(|s| ChannelSink::Pagerduty(Box::new(s)))
+            }
+            ChannelOptions::Matrix(c) => matrix::MatrixSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Matrix(Box::new(s))),
+            ChannelOptions::Xmpp(c) => xmpp::XmppSink::build(&channel.name, c, agent)
+                .map(|s| ChannelSink::Xmpp(Box::new(s))),
         }
     }
 }
@@ -218,6 +213,9 @@ impl Sink for ChannelSink {
             ChannelSink::Telegram(s) => s.name(),
             ChannelSink::Ntfy(s) => s.name(),
             ChannelSink::Gotify(s) => s.name(),
+            ChannelSink::Pagerduty(s) => s.name(),
+            ChannelSink::Matrix(s) => s.name(),
+            ChannelSink::Xmpp(s) => s.name(),
         }
     }
 
@@ -233,6 +231,9 @@ impl Sink for ChannelSink {
             ChannelSink::Telegram(s) => s.validate(entry),
             ChannelSink::Ntfy(s) => s.validate(entry),
             ChannelSink::Gotify(s) => s.validate(entry),
+            ChannelSink::Pagerduty(s) => s.validate(entry),
+            ChannelSink::Matrix(s) => s.validate(entry),
+            ChannelSink::Xmpp(s) => s.validate(entry),
         }
     }
 
@@ -248,6 +249,9 @@ impl Sink for ChannelSink {
             ChannelSink::Telegram(s) => s.describe(entry),
             ChannelSink::Ntfy(s) => s.describe(entry),
             ChannelSink::Gotify(s) => s.describe(entry),
+            ChannelSink::Pagerduty(s) => s.describe(entry),
+            ChannelSink::Matrix(s) => s.describe(entry),
+            ChannelSink::Xmpp(s) => s.describe(entry),
         }
     }
 
@@ -263,6 +267,9 @@ impl Sink for ChannelSink {
             ChannelSink::Telegram(s) => s.batch_size(),
             ChannelSink::Ntfy(s) => s.batch_size(),
             ChannelSink::Gotify(s) => s.batch_size(),
+            ChannelSink::Pagerduty(s) => s.batch_size(),
+            ChannelSink::Matrix(s) => s.batch_size(),
+            ChannelSink::Xmpp(s) => s.batch_size(),
         }
     }
 
@@ -278,6 +285,9 @@ impl Sink for ChannelSink {
             ChannelSink::Telegram(s) => s.pace(),
             ChannelSink::Ntfy(s) => s.pace(),
             ChannelSink::Gotify(s) => s.pace(),
+            ChannelSink::Pagerduty(s) => s.pace(),
+            ChannelSink::Matrix(s) => s.pace(),
+            ChannelSink::Xmpp(s) => s.pace(),
         }
     }
 
@@ -293,6 +303,9 @@ impl Sink for ChannelSink {
             ChannelSink::Telegram(s) => s.deliver_batch(entries).await,
             ChannelSink::Ntfy(s) => s.deliver_batch(entries).await,
             ChannelSink::Gotify(s) => s.deliver_batch(entries).await,
+            ChannelSink::Pagerduty(s) => s.deliver_batch(entries).await,
+            ChannelSink::Matrix(s) => s.deliver_batch(entries).await,
+            ChannelSink::Xmpp(s) => s.deliver_batch(entries).await,
         }
     }
 }
@@ -337,6 +350,23 @@ pub fn previews(o: &crate::outcome::Outcome, agent: &str) -> Vec<(&'static str, 
         json(discord::render::message(&notice, &Default::default())),
     ));
     chat_b_previews(&notice, &mut out);
+    let pretty_json = |b: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(b)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| String::from_utf8_lossy(b).into_owned())
+    };
+    out.push((
+        "pagerduty: the Events API v2 event (routing_key shown as <routing_key>)",
+        pretty_json(&pagerduty::render::event("<routing_key>", o, agent, false)),
+    ));
+    out.push((
+        "matrix: the m.room.message content (body and HTML)",
+        pretty_json(&matrix::render::render(o, agent, false)),
+    ));
+    out.push((
+        "xmpp: the message body (chat and groupchat)",
+        xmpp::render::body(o, agent, false),
+    ));
     out
 }
 

@@ -205,7 +205,7 @@ impl AsyncTokioStream for ImplicitTls {
 
 /// The roots every TLS connection trusts: the public ones (webpki-roots, the same as lettre's)
 /// and those of `ca_file`.
-fn rustls_config(ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, String> {
+pub(crate) fn rustls_config(ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, String> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = ca_pem {
