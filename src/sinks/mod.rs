@@ -11,6 +11,8 @@
 pub mod content;
 pub mod email;
 pub mod http;
+pub mod icinga2;
+pub mod nagios;
 pub mod nsca;
 pub mod webhook;
 
