@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod logging;
 pub mod memory;
+pub mod icinga2_objects;
 pub mod nagios_objects;
 pub mod outcome;
 pub mod pipeline;
