@@ -125,7 +125,11 @@ pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJob
             }
             (None, Freshness::Cadence { every, grace }) => Some((
                 every + grace,
-                format!("every {} + grace {}", format_duration(every), format_duration(grace)),
+                format!(
+                    "every {} + grace {}",
+                    format_duration(every),
+                    format_duration(grace)
+                ),
             )),
             (None, Freshness::None) => None,
         };

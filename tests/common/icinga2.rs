@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
 pub const ICINGA2: &str = "/usr/sbin/icinga2";
 /// The password of ApiUser `root` (every permission), which the tests read state with.
@@ -82,7 +80,14 @@ impl Node {
         local_conf: &str,
     ) -> Node {
         let dir = root.join(name);
-        for d in ["etc/zones.d", "lib/certs", "log", "cache", "spool", "initrun"] {
+        for d in [
+            "etc/zones.d",
+            "lib/certs",
+            "log",
+            "cache",
+            "spool",
+            "initrun",
+        ] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         pki.issue(name, &dir.join("lib/certs"));
@@ -127,7 +132,15 @@ include "local.conf"
     /// A single node (zone `master`) with `local_conf`, started, its API ready.
     pub fn single(root: &Path, pki: &Pki, name: &str, local_conf: &str) -> Node {
         let zones = format!("object Endpoint \"{name}\" {{ }}\nobject Zone \"master\" {{ endpoints = [ \"{name}\" ] }}\n");
-        let mut n = Node::prepare(root, pki, name, "master", super::free_port(), &zones, local_conf);
+        let mut n = Node::prepare(
+            root,
+            pki,
+            name,
+            "master",
+            super::free_port(),
+            &zones,
+            local_conf,
+        );
         n.start();
         n
     }
@@ -191,13 +204,20 @@ include "local.conf"
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("icinga2 {} API not ready in 30 s\n{}", self.name, self.log());
+        panic!(
+            "icinga2 {} API not ready in 30 s\n{}",
+            self.name,
+            self.log()
+        );
     }
 
     /// SIGTERM, and wait (then SIGKILL after 20 s).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -226,7 +246,16 @@ include "local.conf"
     pub fn log(&self) -> String {
         let a = std::fs::read_to_string(self.dir.join("daemon.out")).unwrap_or_default();
         let b = std::fs::read_to_string(self.dir.join("log/icinga2.log")).unwrap_or_default();
-        let tail = |s: &str| s.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        let tail = |s: &str| {
+            s.lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
         format!("{}\n{}", tail(&a), tail(&b))
     }
 
@@ -309,7 +338,10 @@ include "local.conf"
 impl Drop for Node {
     fn drop(&mut self) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill").arg("-CONT").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(c.id().to_string())
+                .status();
         }
         self.stop();
     }

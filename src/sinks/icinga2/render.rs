@@ -7,11 +7,13 @@
 //!   0 for success and warning and 1 otherwise: hosts accept only 0-1);
 //! * `plugin_output` without ` | perfdata` (Icinga does not split it) and `performance_data`
 //!   as an array;
-//! * `execution_start`/`execution_end` from the job's own times, so that Icinga keeps the
-//!   newest result when results arrive out of order; but a result delivered after its `ttl`
-//!   ran out (an outage: Icinga may have recorded its own "no result" check since) is stamped
-//!   with the delivery time instead (its duration kept, its real end in the output), since
-//!   Icinga silently drops a result older than the one it has;
+//! * `execution_start` = `execution_end` = the job's end, so that Icinga keeps the newest
+//!   result when results arrive out of order. Not the job's start: Icinga silently drops (yet
+//!   answers 200) a result whose `execution_start` is older than the one it has, and the
+//!   "no result" check its freshness runs during a long job would then win over the job's own
+//!   result (the run's duration is in the perfdata). A result delivered more than
+//!   [`LATE_AFTER`] after the job ended (an outage, a backlog) is stamped with the delivery
+//!   time instead, its real end in the output: Icinga may have run such a check meanwhile;
 //! * `ttl` (the job's every + grace, or the configured one) and `check_source` (the agent).
 
 use std::time::Duration;
@@ -21,6 +23,9 @@ use serde_json::{json, Value};
 
 use crate::outcome::{perfdata_values, plugin_output_text, Outcome, Status};
 use crate::spool::Entry;
+
+/// A result delivered later than this after its job ended is stamped with the delivery time.
+pub const LATE_AFTER: Duration = Duration::from_secs(30);
 
 /// Most bytes of `plugin_output` (Icinga has no limit of its own; long output is cut with a
 /// `... (N more)` line).
@@ -80,23 +85,6 @@ fn unix(t: DateTime<Utc>) -> f64 {
     t.timestamp_micros() as f64 / 1e6
 }
 
-/// When the run began and ended: the job's own times (its end, else the spool time; its
-/// start, else the end minus its duration, else the end).
-pub fn run_times(entry: &Entry) -> (DateTime<Utc>, DateTime<Utc>) {
-    let o = &entry.outcome;
-    let end = entry.check_time();
-    let start = o
-        .started
-        .filter(|s| *s <= end)
-        .or_else(|| {
-            o.duration()
-                .and_then(|d| chrono::Duration::from_std(Duration::try_from_secs_f64(d).ok()?).ok())
-                .map(|d| end - d)
-        })
-        .unwrap_or(end);
-    (start, end)
-}
-
 /// The request for `entry`: `host`/`service` as named (a blank service: a host check),
 /// `ttl` as found for it, `source` the agent's host name, `now` the delivery time.
 pub fn check(
@@ -109,35 +97,32 @@ pub fn check(
 ) -> Check {
     let o: &Outcome = &entry.outcome;
     let host_check = service.trim().is_empty();
-    let (mut start, mut end) = run_times(entry);
+    let end = entry.check_time();
+    let mut stamp = end;
     let mut output = plugin_output_text(o, None, MAX_OUTPUT);
-    if let Some(ttl) = ttl {
-        let late = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-        if now - end > late {
-            // Icinga may have run its own freshness check since: a result older than that is
-            // dropped although the API answers 200. Say when it really finished.
-            let shift = now - end;
-            start += shift;
-            end = now;
-            let (first, rest) = output.split_once('\n').unwrap_or((&output, ""));
-            let mut first = format!(
-                "{first} (finished {}, reported late)",
-                entry.check_time().format("%Y-%m-%d %H:%M:%SZ")
-            );
-            if !rest.is_empty() {
-                first.push('\n');
-                first.push_str(rest);
-            }
-            output = first;
+    let late = chrono::Duration::from_std(LATE_AFTER).unwrap_or(chrono::Duration::MAX);
+    if now - end > late {
+        // Icinga may have run its own freshness check since: a result older than that is
+        // dropped although the API answers 200. Say when it really finished.
+        stamp = now;
+        let (first, rest) = output.split_once('\n').unwrap_or((&output, ""));
+        let mut first = format!(
+            "{first} (finished {}, reported late)",
+            end.format("%Y-%m-%d %H:%M:%SZ")
+        );
+        if !rest.is_empty() {
+            first.push('\n');
+            first.push_str(rest);
         }
+        output = first;
     }
     let mut body = json!({
         "exit_status": exit_status(o.status, host_check),
         "plugin_output": output,
         "performance_data": perfdata_values(o),
         "check_source": source,
-        "execution_start": unix(start),
-        "execution_end": unix(end),
+        "execution_start": unix(stamp),
+        "execution_end": unix(stamp),
     });
     if let Some(ttl) = ttl {
         body["ttl"] = json!(ttl.as_secs().max(1));
@@ -233,7 +218,8 @@ mod tests {
             json!(["duration=190.2s", "size=1234567B", "files=4200", "errors=1"])
         );
         assert_eq!(b["check_source"], "backup01");
-        assert_eq!(b["execution_start"], json!(1_795_485_600.0));
+        // The job's end, both (its start would lose against a freshness check run meanwhile).
+        assert_eq!(b["execution_start"], json!(1_795_485_790.0));
         assert_eq!(b["execution_end"], json!(1_795_485_790.0));
         assert_eq!(b["ttl"], 93_600);
     }
@@ -241,17 +227,17 @@ mod tests {
     #[test]
     fn icinga2_late_results_are_stamped_with_the_delivery_time() {
         let e = entry();
-        let now = t("2026-11-26T00:00:00Z");
+        let now = t("2026-11-24T02:03:41Z");
         let c = check(&e, "db01", "s", Some(Duration::from_secs(3600)), "a", now);
         assert_eq!(c.body["execution_end"], json!(unix(now)));
-        assert_eq!(c.body["execution_start"], json!(unix(now) - 190.0));
+        assert_eq!(c.body["execution_start"], json!(unix(now)));
         let out = c.body["plugin_output"].as_str().unwrap();
         assert!(
             out.starts_with("WARNING: nightly-db 1 file could not be read | pipe in text (finished 2026-11-24 02:03:10Z, reported late)\nerror:"),
             "{out}"
         );
-        // Without a ttl there is no freshness check to lose against: the job's times.
-        let c = check(&e, "db01", "s", None, "a", now);
+        // Within LATE_AFTER: the job's end.
+        let c = check(&e, "db01", "s", None, "a", t("2026-11-24T02:03:40Z"));
         assert_eq!(c.body["execution_end"], json!(1_795_485_790.0));
         assert!(c.body.get("ttl").is_none());
     }
