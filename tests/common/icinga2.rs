@@ -183,11 +183,13 @@ include "local.conf"
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "{} already runs", self.name);
         let log = std::fs::File::create(self.dir.join("daemon.out")).unwrap();
+        use std::os::unix::process::CommandExt;
         let child = Command::new(ICINGA2)
             .arg("daemon")
             .args(self.defines())
             .arg("-c")
             .arg(self.dir.join("etc/icinga2.conf"))
+            .process_group(0) // its own group: `signal` reaches its worker process too
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -235,11 +237,12 @@ include "local.conf"
         self.child.as_ref().expect("running").id()
     }
 
-    /// Send `signal` (`STOP`, `CONT`) to the daemon's process group leader.
+    /// Send `signal` (`STOP`, `CONT`) to the daemon's processes (its process group).
     pub fn signal(&self, signal: &str) {
         let _ = Command::new("kill")
             .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
+            .arg("--")
+            .arg(format!("-{}", self.pid()))
             .status();
     }
 
