@@ -191,7 +191,7 @@ impl Icinga2Sink {
     async fn post(&self, at: usize, check: &Check) -> Result<Reply, SinkError> {
         let (k, v) = check.query();
         let url = self.url(at, "/v1/actions/process-check-result", Some((k, &v)));
-        let body = serde_json::to_vec(&check.body).map_err(|e| SinkError::permanent(e))?;
+        let body = serde_json::to_vec(&check.body).map_err(SinkError::permanent)?;
         http::send(
             self.request(reqwest::Method::POST, &url).body(body),
             &self.secrets,
