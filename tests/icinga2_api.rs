@@ -501,3 +501,58 @@ fn icinga2_objects_pass_daemon_check_with_the_stock_config() {
     );
     assert!(!said.contains("warning/"), "{said}");
 }
+
+/// Throughput and latency through one kept-alive connection (a measurement, not a check: run
+/// with `cargo test --release --test icinga2_api -- --ignored --nocapture throughput`).
+#[test]
+#[ignore]
+fn icinga2_throughput_one_keepalive_connection() {
+    if !common::have_peer(ICINGA2) {
+        return;
+    }
+    let n: usize = std::env::var("NAGBRIDGE_BENCH_RESULTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::new(tmp.path());
+    let node = Node::single(tmp.path(), &pki, NODE, OBJECTS);
+    let c = config(
+        tmp.path(),
+        &format!("{}\nusername = \"nagbridge\"\npassword = \"nb-pw\"", endpoint(&node)),
+        "[[job]]\nname = \"nightly\"\nevery = \"24h\"\n",
+    );
+    let s = sink(&c);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Warm up (TLS handshake), then time batches of 64 as the delivery loop sends them.
+    let statuses = [Status::Success, Status::Warning, Status::Failure];
+    let warm: Vec<Entry> = (0..64).map(|i| entry("nightly", statuses[i % 3], 0)).collect();
+    rt.block_on(s.deliver_batch(&warm)).unwrap();
+    let entries: Vec<Entry> = (0..n).map(|i| entry("nightly", statuses[i % 3], 0)).collect();
+    let mut latencies = Vec::with_capacity(n);
+    let started = std::time::Instant::now();
+    for e in &entries {
+        let t = std::time::Instant::now();
+        assert_eq!(rt.block_on(s.deliver_batch(std::slice::from_ref(e))).unwrap(), 1);
+        latencies.push(t.elapsed());
+    }
+    let took = started.elapsed();
+    latencies.sort();
+    let p = |q: f64| latencies[((n as f64 * q) as usize).min(n - 1)];
+    let log = std::fs::read_to_string(node.dir.join("log/icinga2.log")).unwrap_or_default();
+    let connections = log
+        .lines()
+        .filter(|l| l.contains("New client connection") && !l.contains("no client certificate)") || l.contains("New client connection from") && l.contains("127.0.0.1"))
+        .count();
+    eprintln!(
+        "measure: {n} results in {took:?}: {:.0} results/s; per result p50 {:?} p99 {:?} max {:?}; \
+         connections opened (incl. the harness's curl polls): {connections}",
+        n as f64 / took.as_secs_f64(),
+        p(0.5),
+        p(0.99),
+        latencies[n - 1]
+    );
+}
