@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod formats;
 pub mod fsutil;
 pub mod fuzzing;
+pub mod icinga2_objects;
 pub mod logging;
 pub mod memory;
 pub mod nagios_objects;

@@ -182,7 +182,7 @@ fn cadence_rule<'a>(config: &'a Config, job: &str) -> Option<&'a JobRule> {
 
 /// When a generated service is stale.
 #[derive(Clone, Copy)]
-enum Freshness {
+pub(crate) enum Freshness {
     /// The heartbeat: three missed heartbeats.
     Heartbeat(Duration),
     /// A job with a cadence: `every + grace`.
@@ -192,14 +192,14 @@ enum Freshness {
 }
 
 /// One passive service to define.
-struct Service {
+pub(crate) struct Service {
     /// The job it is for (None: the heartbeat).
-    job: Option<String>,
-    host: String,
-    name: String,
+    pub job: Option<String>,
+    pub host: String,
+    pub name: String,
     /// The comment line above the definition: where the job comes from.
-    origin: String,
-    freshness: Freshness,
+    pub origin: String,
+    pub freshness: Freshness,
 }
 
 /// What [`render`] made.
@@ -211,10 +211,16 @@ pub struct Rendered {
     pub jobs: Vec<String>,
 }
 
-/// The object definitions for `config` (read from `path`) and the jobs the agent has `seen`.
-pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJobs) -> Rendered {
+/// The services to define for `config` and the jobs the agent has `seen`, named by `naming`;
+/// `problem` says why a host or service name cannot be defined. Returns them and the notes
+/// (what was left out, and why).
+pub(crate) fn collect(
+    config: &Config,
+    seen: &SeenJobs,
+    naming: &crate::sinks::nsca::Naming,
+    problem: fn(&str) -> Option<String>,
+) -> (Vec<Service>, Vec<String>) {
     let agent_host = &config.agent.host_name;
-    let naming = crate::agent::run::naming(config);
     let fmt = config::duration::format_duration;
     let mut services: Vec<Service> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -276,9 +282,9 @@ pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJob
     // Services Nagios would refuse or see twice are left out, with the reason.
     let mut defined = BTreeSet::new();
     services.retain(|s| {
-        let problem = name_problem(&s.host)
+        let problem = problem(&s.host)
             .map(|p| format!("host name {:?}: {p}", s.host))
-            .or_else(|| name_problem(&s.name).map(|p| format!("service name {:?}: {p}", s.name)));
+            .or_else(|| problem(&s.name).map(|p| format!("service name {:?}: {p}", s.name)));
         if let Some(p) = problem {
             notes.push(format!(
                 "{}: no service generated, {p}; give the job a [[job]] whose \
@@ -312,6 +318,14 @@ pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJob
         }
     }
 
+    (services, notes)
+}
+
+/// The object definitions for `config` (read from `path`) and the jobs the agent has `seen`.
+pub fn render(config: &Config, path: &Path, args: &ObjectOptions, seen: &SeenJobs) -> Rendered {
+    let naming = crate::agent::run::naming(config);
+    let fmt = config::duration::format_duration;
+    let (services, notes) = collect(config, seen, &naming, name_problem);
     let hosts: BTreeSet<&str> = if args.no_hosts {
         BTreeSet::new()
     } else {

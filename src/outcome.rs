@@ -260,6 +260,12 @@ pub fn human_bytes(n: u64) -> String {
 /// Performance data in the plugin-guidelines syntax: `duration=190.2s size=1234567B files=4200
 /// errors=1` (only the values that are known; errors always, warnings when there are some).
 pub fn perfdata(o: &Outcome) -> String {
+    perfdata_values(o).join(" ")
+}
+
+/// The values of [`perfdata`], one per label (`duration=190.2s`, `size=1234567B`, ...): what
+/// Icinga 2's `performance_data` array takes.
+pub fn perfdata_values(o: &Outcome) -> Vec<String> {
     let mut parts = Vec::new();
     if let Some(d) = o.duration() {
         parts.push(format!("duration={}s", trim_float(d)));
@@ -274,7 +280,7 @@ pub fn perfdata(o: &Outcome) -> String {
     if !o.warnings.is_empty() {
         parts.push(format!("warnings={}", o.warnings.len()));
     }
-    parts.join(" ")
+    parts
 }
 
 fn trim_float(v: f64) -> String {
@@ -331,6 +337,17 @@ fn one_line(s: &str) -> String {
 /// `... (N more)` marker). `checked` is the original check time when the packet is sent later
 /// than the outcome was made (NSCA stamps results with the server's receive time).
 pub fn plugin_output(o: &Outcome, checked: Option<DateTime<Utc>>, max: usize) -> String {
+    output_text(o, checked, max, true)
+}
+
+/// [`plugin_output`] without ` | <perfdata>` on the first line: for destinations that take
+/// the performance data apart (Icinga 2's `performance_data`; a `|` in its `plugin_output`
+/// stays text).
+pub fn plugin_output_text(o: &Outcome, checked: Option<DateTime<Utc>>, max: usize) -> String {
+    output_text(o, checked, max, false)
+}
+
+fn output_text(o: &Outcome, checked: Option<DateTime<Utc>>, max: usize, with_perf: bool) -> String {
     let mut first = format!(
         "{}: {} {}",
         o.status.nagios_label(),
@@ -340,10 +357,14 @@ pub fn plugin_output(o: &Outcome, checked: Option<DateTime<Utc>>, max: usize) ->
     if let Some(t) = checked {
         first.push_str(&format!(" (at {})", t.format("%Y-%m-%d %H:%M:%SZ")));
     }
-    let perf = perfdata(o);
-    // Keep the perfdata whole: shorten the text in front of it if the line is too long.
-    let room = max.saturating_sub(perf.len() + 3);
-    let first = format!("{} | {perf}", nsca::packet::truncate_utf8(&first, room));
+    let first = if with_perf {
+        let perf = perfdata(o);
+        // Keep the perfdata whole: shorten the text in front of it if the line is too long.
+        let room = max.saturating_sub(perf.len() + 3);
+        format!("{} | {perf}", nsca::packet::truncate_utf8(&first, room))
+    } else {
+        first
+    };
     let mut lines: Vec<String> = Vec::new();
     for i in &o.items {
         let mut l = format!("{}: {}", one_line(&i.name), i.status);

@@ -61,7 +61,7 @@ fn valid_file_exits_0_with_a_summary() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(
         out,
-        format!("config OK: {path} (1 watches, 2 jobs, 1 channels)\n")
+        format!("config OK: {path} (1 watches, 2 jobs, 1 channels; passive checks to nsca)\n")
     );
     assert!(!out.contains("correct-horse-7f3a") && !out.contains("secret-token-0c9b"));
     // --config is the long spelling.

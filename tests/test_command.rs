@@ -59,7 +59,7 @@ fn the_sample_reaches_nsca_directly_and_each_failure_is_named() {
     let (code, _, err) = test_cmd(&s, &["--channel", "nope"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("no channel named \"nope\" (configured: none)"),
+        err.contains("no channel named \"nope\" (configured: nsca)"),
         "{err}"
     );
 }

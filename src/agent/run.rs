@@ -67,16 +67,28 @@ pub enum Signal {
     Reload,
 }
 
-/// Host and service of an outcome under this config: the job's `[[job]]` overrides, else
-/// `[nsca]`'s templates; the heartbeat is always service `nagbridge` on the agent's host.
+/// Host and service of an outcome under this config: the job's `[[job]]` overrides, else the
+/// templates of the first passive-check destination ([`Config::templates`]); the heartbeat is
+/// always service `nagbridge` on the agent's host.
 pub fn naming(config: &Config) -> crate::sinks::nsca::Naming {
+    let (host, service) = config.templates();
+    naming_with(config, host, service)
+}
+
+/// [`naming`] with a destination's own `host` and `service` templates.
+pub fn naming_with(
+    config: &Config,
+    host: &crate::config::Template,
+    service: &crate::config::Template,
+) -> crate::sinks::nsca::Naming {
     let config = config.clone();
+    let (host, service) = (host.clone(), service.clone());
     Arc::new(move |o: &Outcome| {
         let host_name = &config.agent.host_name;
         if o.tool.as_deref() == Some(AGENT_TOOL) && o.job == HEARTBEAT_SERVICE {
             return (host_name.clone(), HEARTBEAT_SERVICE.to_string());
         }
-        let s = config.job_settings(&o.job);
+        let s = config.job_settings_with(&o.job, &host, &service);
         (
             crate::outcome::fill_template(s.host.as_str(), o, host_name, 63),
             crate::outcome::fill_template(s.service.as_str(), o, host_name, 127),
@@ -84,9 +96,11 @@ pub fn naming(config: &Config) -> crate::sinks::nsca::Naming {
     })
 }
 
-/// The NSCA sink settings of a config.
-pub fn nsca_sink_config(config: &Config) -> anyhow::Result<NscaSinkConfig> {
-    let n = &config.nsca;
+/// The NSCA sink settings of a config's `[nsca]`.
+pub fn nsca_sink_config(
+    config: &Config,
+    n: &crate::config::Nsca,
+) -> anyhow::Result<NscaSinkConfig> {
     let password = match &n.password {
         Some(s) => s.resolve()?,
         None => Vec::new(),
@@ -100,7 +114,7 @@ pub fn nsca_sink_config(config: &Config) -> anyhow::Result<NscaSinkConfig> {
     c.packet = n.packet;
     c.timeout = n.timeout;
     c.escape_newlines = !n.server_escapes;
-    c.naming = Some(naming(config));
+    c.naming = Some(naming_with(config, &n.host, &n.service));
     Ok(c)
 }
 
@@ -211,7 +225,7 @@ pub fn lock_state_dir(config: &Config) -> Result<StateLock, LockError> {
     StateLock::acquire_waiting(
         state_dir,
         Role::Agent,
-        config.nsca.timeout + Duration::from_secs(10),
+        config.delivery_timeout() + Duration::from_secs(10),
         |h| h.role == Some(Role::Wrap),
     )
 }
@@ -257,14 +271,16 @@ pub async fn run_once(
     let pipeline = Pipeline::start(config, poll)?;
     let inbox = pipeline::open_inbox(&state_dir)?;
     let (_inbox_watch, mut inbox_events) = watch_inbox(&inbox);
-    if matches!(
-        config.nsca.encryption,
-        nsca::crypto::Method::None | nsca::crypto::Method::Xor
-    ) {
+    if let Some(n) = config.nsca.as_ref().filter(|n| {
+        matches!(
+            n.encryption,
+            nsca::crypto::Method::None | nsca::crypto::Method::Xor
+        )
+    }) {
         tracing::warn!(
-            method = config.nsca.encryption.name(),
+            method = n.encryption.name(),
             "NSCA encryption is {}: results travel unprotected; use encryption = \"aes256\" with a long password",
-            config.nsca.encryption.name()
+            n.encryption.name()
         );
     }
 
@@ -304,7 +320,12 @@ pub async fn run_once(
     tracing::info!(
         watches = config.watches.len(),
         jobs = config.jobs.len(),
-        server = %config.nsca.server,
+        destinations = %pipeline
+            .destinations()
+            .iter()
+            .map(|d| d.describe())
+            .collect::<Vec<_>>()
+            .join(", "),
         state_dir = %state_dir.display(),
         "nagbridge agent started"
     );

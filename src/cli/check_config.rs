@@ -1,6 +1,7 @@
 //! `nagbridge check-config [-c FILE]`: validate the config offline, and check each watch path
 //! as the user it runs as (a readable directory outside `state_dir`). Prints
-//! `config OK: <path> (N watches, M jobs, K channels)` and exits 0, or one line per problem
+//! `config OK: <path> (N watches, M jobs, K channels; passive checks to nsca, icinga2)` and
+//! exits 0, or one line per problem
 //! (`path: key: message`) and exits 2. Warnings (`warning: path: key: message`) do not change
 //! the exit code. Everything goes to stdout: the report is the command's output.
 
@@ -20,11 +21,20 @@ pub fn main(explicit: Option<&Path>) -> i32 {
             for w in &c.warnings {
                 println!("warning: {shown}: {w}");
             }
+            let passive: Vec<String> = crate::pipeline::passive::passive_names(&c)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
             println!(
-                "config OK: {shown} ({} watches, {} jobs, {} channels)",
+                "config OK: {shown} ({} watches, {} jobs, {} channels; passive checks to {})",
                 c.watches.len(),
                 c.jobs.len(),
-                c.channels.len()
+                c.channels.len(),
+                if passive.is_empty() {
+                    "none, channels only".to_string()
+                } else {
+                    passive.join(", ")
+                }
             );
             0
         }

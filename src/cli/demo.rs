@@ -150,12 +150,37 @@ pub async fn run() -> Result<()> {
                 println!("     {line}");
             }
         }
+        // An [icinga2] destination would post this (rendered here, nothing sent).
+        let entry = crate::spool::Entry {
+            id: crate::spool::EntryId::new(0, 0, 0),
+            spooled_at: chrono::Utc::now(),
+            outcome: o.clone(),
+        };
+        let host = o.host.clone().unwrap_or_else(|| "backup01".into());
+        let check = crate::sinks::icinga2::render::check(
+            &entry,
+            &host,
+            &format!("backup {}", o.job),
+            None,
+            "backup01",
+            chrono::Utc::now(),
+        );
+        let body = serde_json::to_string_pretty(&check.body).unwrap_or_default();
+        println!(
+            "\n6. With an [icinga2] destination, the same failure goes to Icinga 2's REST API \
+             (Icinga acknowledges each result):\n\n     POST /v1/actions/process-check-result?service={}\n",
+            crate::sinks::icinga2::percent_encode(&check.object())
+        );
+        for line in body.lines() {
+            println!("     {line}");
+        }
     }
     println!("\nNext steps:");
     println!("  nagbridge check-config -c /etc/nagbridge/nagbridge.toml   # validate your config (see nagios-examples/)");
     println!("  nagbridge nagios-config -c /etc/nagbridge/nagbridge.toml  # Nagios services with freshness for your jobs");
+    println!("  nagbridge nagios-config --icinga2 -c ...                  # the same as Icinga 2 objects");
     println!("  nagbridge run -c /etc/nagbridge/nagbridge.toml            # the agent");
-    println!("  nagbridge test -c /etc/nagbridge/nagbridge.toml           # a sample result to NSCA and every channel");
+    println!("  nagbridge test -c /etc/nagbridge/nagbridge.toml           # a sample result to every destination");
     println!(
         "  nagbridge status -c /etc/nagbridge/nagbridge.toml         # what is pending or failing"
     );

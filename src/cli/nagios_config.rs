@@ -31,6 +31,14 @@ your template sets wins. Your own templates: --host-template NAME --service-temp
 --contact-groups / --timeperiod when `admins` or `24x7` do not exist in your config). Hosts that
 already exist in your Nagios config: --no-hosts.
 
+--icinga2 prints Icinga 2 objects instead: template Service \"nagbridge-service\" (check_command
+\"passive\", max_check_attempts 1, CRITICAL \"no backup result\" when results stop), template Host
+\"nagbridge-host\" and the hosts (none with --no-hosts), one service per job as above, named by
+[icinga2]'s host/service (or the matching [[job]]'s), check_interval = every + grace. Install:
+  nagbridge nagios-config --icinga2 > /etc/icinga2/conf.d/nagbridge.conf
+  icinga2 daemon -C && systemctl reload icinga2
+(in a cluster, on the master, in /etc/icinga2/zones.d/<zone of the backup hosts>/).
+
 Install (Debian's nagios4 reads every *.cfg file in /etc/nagios4/conf.d):
   nagbridge nagios-config -c /etc/nagbridge/nagbridge.toml > /etc/nagios4/conf.d/nagbridge.cfg
   nagios4 -v /etc/nagios4/nagios.cfg     # must report \"Total Errors: 0\"
@@ -69,6 +77,10 @@ pub struct NagiosConfigArgs {
     /// cadence.json), for output that depends on the config alone
     #[arg(long)]
     pub no_seen_jobs: bool,
+    /// Print Icinga 2 objects instead (they pass `icinga2 daemon -C`): passive services with
+    /// check_command "passive", HARD at the first result, CRITICAL when results stop
+    #[arg(long)]
+    pub icinga2: bool,
 }
 
 impl NagiosConfigArgs {
@@ -108,7 +120,11 @@ pub fn main(args: &NagiosConfigArgs) -> i32 {
                     file.display()
                 );
             }
-            let rendered = nagios_objects::render(&c, &path, &options, &seen);
+            let rendered = if args.icinga2 {
+                crate::icinga2_objects::render(&c, &path, &options, &seen)
+            } else {
+                nagios_objects::render(&c, &path, &options, &seen)
+            };
             print!("{}", rendered.text);
             // The agent's heartbeat warns about jobs with results but no service; what was
             // just defined is no longer one of them.

@@ -1,5 +1,6 @@
 //! `nagbridge test [-c FILE] [--channel NAME]... [--status success|warning|failure]`: send one
-//! sample outcome to the NSCA server and to every channel (or the named ones), directly, and
+//! sample outcome to every passive-check destination and every channel (or the named ones),
+//! directly, and
 //! print one line per destination; exit 0 when every one worked, 1 otherwise, 2 on a config
 //! error. Wiring only: the work is `crate::pipeline::probe`.
 
@@ -24,15 +25,19 @@ pub enum SampleStatus {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 The sample outcome is job `nagbridge-test` on the agent's host_name, with two items, and is sent
-directly (not through the spool), whatever the channels' `when` and `jobs` say. `--channel nsca`
-names the NSCA server. NSCA never confirms receipt: OK there means the server read every byte;
-look for the service (\"backup nagbridge-test\" with the default template) in Nagios, which drops
-results for services it does not know.")]
+directly (not through the spool), whatever the channels' `when` and `jobs` say. `--channel nsca`,
+`--channel icinga2` and `--channel nagios` name the passive-check destinations. NSCA never
+confirms receipt: OK there means the server read every byte; look for the service (\"backup
+nagbridge-test\" with the default template) in Nagios, which drops results for services it does
+not know. Icinga 2 confirms each result (a service it does not know is a FAILED line, unless
+create_services is on). [nagios] writes into Nagios' command file or result directory, which
+Nagios reads without confirming.")]
 pub struct TestArgs {
     /// Config file [default: $NAGBRIDGE_CONFIG, else /etc/nagbridge/nagbridge.toml]
     #[arg(short = 'c', long = "config", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Only this destination (repeatable); default: NSCA and every channel
+    /// Only this destination (repeatable: nsca, icinga2, nagios or a channel's name); default:
+    /// every destination
     #[arg(long = "channel", value_name = "NAME")]
     pub channels: Vec<String>,
     /// The sample's status

@@ -141,7 +141,7 @@ async fn report(config: &Config, outcomes: Vec<Outcome>, say: &dyn Fn(String)) {
         eprintln!("nagbridge wrap: {e}; the result is lost (run wrap as the agent's user or root)");
         return;
     }
-    let wait = config.nsca.timeout + Duration::from_secs(5);
+    let wait = config.delivery_timeout() + Duration::from_secs(5);
     let lock = {
         let state_dir = state_dir.clone();
         tokio::task::spawn_blocking(move || {
@@ -199,7 +199,7 @@ async fn deliver(config: &Config, say: &dyn Fn(String)) {
             eprintln!("nagbridge wrap: {e}; the result waits in the inbox for `nagbridge run`")
         }
     }
-    let deadline = tokio::time::Instant::now() + config.nsca.timeout + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + config.delivery_timeout() + Duration::from_secs(5);
     while tokio::time::Instant::now() < deadline && pipeline.pending() > 0 && !pipeline.failing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

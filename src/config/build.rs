@@ -23,6 +23,8 @@ use crate::outcome::Status;
 pub(crate) struct Parts {
     pub agent: Agent,
     pub nsca: Option<Nsca>,
+    pub icinga2: Option<crate::sinks::icinga2::config::Icinga2Config>,
+    pub nagios: Option<crate::sinks::nagios::config::NagiosConfig>,
     /// With the index of their `[[watch]]` (entries with errors are left out).
     pub watches: Vec<(usize, Watch)>,
     pub jobs: Vec<(usize, JobRule)>,
@@ -52,16 +54,35 @@ pub(crate) fn read_root(root: &Table, p: &mut Problems) -> Parts {
     let mut s = Section::new("", root);
     let agent = agent(s.raw("agent"), p);
     let nsca = nsca(s.raw("nsca"), p);
+    let icinga2 = single_table(s.raw("icinga2"), "icinga2", p)
+        .and_then(|t| crate::sinks::icinga2::config::read(t, p));
+    let nagios = single_table(s.raw("nagios"), "nagios", p)
+        .and_then(|t| crate::sinks::nagios::config::read(t, p));
     let watches = array_of_tables(s.raw("watch"), "watch", p);
     let watches = indexed(watches, p, watch);
     let jobs = array_of_tables(s.raw("job"), "job", p);
     let jobs = indexed(jobs, p, job);
     let channels = array_of_tables(s.raw("channel"), "channel", p);
     let channels = indexed(channels, p, channel);
+    let destinations = [
+        ("nsca", root.contains_key("nsca")),
+        ("icinga2", root.contains_key("icinga2")),
+        ("nagios", root.contains_key("nagios")),
+    ];
+    if !destinations.iter().any(|(_, present)| *present) && !root.contains_key("channel") {
+        p.error(
+            "nsca",
+            "nothing to deliver to: add a passive-check destination ([nsca] with the NSCA \
+             server, e.g. server = \"nagios.example.com\"; [icinga2]; or [nagios] on the Nagios \
+             host) or a [[channel]]",
+        );
+    }
     s.finish(p);
     Parts {
         agent,
         nsca,
+        icinga2,
+        nagios,
         watches,
         jobs,
         channels,
@@ -218,15 +239,7 @@ fn packet(v: &Value) -> Result<PacketSize, String> {
 }
 
 fn nsca(v: Option<&Value>, p: &mut Problems) -> Option<Nsca> {
-    let Some(t) = single_table(v, "nsca", p) else {
-        if v.is_none() {
-            p.error(
-                "nsca",
-                "missing [nsca] section; it names the NSCA server, e.g. server = \"nagios.example.com\"",
-            );
-        }
-        return None;
-    };
+    let t = single_table(v, "nsca", p)?;
     let mut s = Section::new("nsca", t);
     let server = s.required(p, "server", server);
     let encryption = s.read(p, "encryption", encryption);
@@ -259,12 +272,12 @@ fn nsca(v: Option<&Value>, p: &mut Problems) -> Option<Nsca> {
 }
 
 /// Longest host name NSCA carries.
-const HOST_LIMIT: usize = 63;
+pub(crate) const HOST_LIMIT: usize = 63;
 /// Longest service description NSCA carries.
-const SERVICE_LIMIT: usize = 127;
+pub(crate) const SERVICE_LIMIT: usize = 127;
 
 /// A host or service template; without variables it is a fixed name, checked now.
-fn name_template(limit: usize) -> impl Fn(&Value) -> Result<Template, String> {
+pub(crate) fn name_template(limit: usize) -> impl Fn(&Value) -> Result<Template, String> {
     move |v| {
         let t = r::template(CHECK_VARIABLES)(v)?;
         if let Some(name) = t.as_static() {
@@ -277,7 +290,7 @@ fn name_template(limit: usize) -> impl Fn(&Value) -> Result<Template, String> {
     }
 }
 
-fn default_template(text: &str) -> Template {
+pub(crate) fn default_template(text: &str) -> Template {
     Template::parse(text, CHECK_VARIABLES).expect("default templates are valid")
 }
 

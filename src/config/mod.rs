@@ -20,14 +20,14 @@
 //! every = "24h"
 //! "#;
 //! let config = nagbridge::config::Config::from_str(text, "example.toml").unwrap();
-//! assert_eq!(config.nsca.server.to_string(), "nagios.example.com:5667");
+//! assert_eq!(config.nsca.as_ref().unwrap().server.to_string(), "nagios.example.com:5667");
 //! let job = config.job_settings("nightly-db");
 //! assert_eq!(job.every, Some(std::time::Duration::from_secs(86400)));
 //! assert_eq!(job.service.render(&[("job", "nightly-db")]), "backup nightly-db");
 //! assert!(!format!("{config:?}").contains("s3cret"));
 //! ```
 
-mod build;
+pub(crate) mod build;
 pub mod duration;
 mod keywords;
 pub(crate) mod problem;
@@ -72,8 +72,13 @@ pub struct Config {
     pub origin: String,
     /// `[agent]` (all defaults when absent).
     pub agent: Agent,
-    /// `[nsca]` (required).
-    pub nsca: Nsca,
+    /// `[nsca]`. A config has at least one passive-check destination (`[nsca]`, `[icinga2]`,
+    /// `[nagios]`) or one `[[channel]]`.
+    pub nsca: Option<Nsca>,
+    /// `[icinga2]`: the Icinga 2 REST API.
+    pub icinga2: Option<crate::sinks::icinga2::config::Icinga2Config>,
+    /// `[nagios]`: the command FIFO or check result directory of a Nagios on this host.
+    pub nagios: Option<crate::sinks::nagios::config::NagiosConfig>,
     /// Every `[[watch]]`, in file order.
     pub watches: Vec<Watch>,
     /// Every `[[job]]`, in file order (the first match applies).
@@ -130,18 +135,20 @@ impl Config {
         if outside {
             validate::watch_paths(&parts, &mut p);
         }
-        match parts.nsca {
-            Some(nsca) if p.errors.is_empty() => Ok(Config {
-                origin: origin.to_string(),
-                agent: parts.agent,
-                nsca,
-                watches: parts.watches.into_iter().map(|(_, w)| w).collect(),
-                jobs: parts.jobs.into_iter().map(|(_, j)| j).collect(),
-                channels: parts.channels.into_iter().map(|(_, c)| c).collect(),
-                warnings: p.warnings,
-            }),
-            _ => Err(errors(origin, p)),
+        if !p.errors.is_empty() {
+            return Err(errors(origin, p));
         }
+        Ok(Config {
+            origin: origin.to_string(),
+            agent: parts.agent,
+            nsca: parts.nsca,
+            icinga2: parts.icinga2,
+            nagios: parts.nagios,
+            watches: parts.watches.into_iter().map(|(_, w)| w).collect(),
+            jobs: parts.jobs.into_iter().map(|(_, j)| j).collect(),
+            channels: parts.channels.into_iter().map(|(_, c)| c).collect(),
+            warnings: p.warnings,
+        })
     }
 
     /// The first `[[job]]` whose name glob matches `job`.
@@ -149,20 +156,59 @@ impl Config {
         self.jobs.iter().find(|r| r.matches(job))
     }
 
-    /// The cadence and templates in force for `job`: its rule's, else `[nsca]`'s.
+    /// The cadence and templates in force for `job`: its rule's, else those of the first
+    /// passive-check destination ([`Config::templates`]).
     pub fn job_settings(&self, job: &str) -> JobSettings<'_> {
+        let (host, service) = self.templates();
+        self.job_settings_with(job, host, service)
+    }
+
+    /// [`Config::job_settings`] with `host` and `service` as the destination's own templates.
+    pub fn job_settings_with<'a>(
+        &'a self,
+        job: &str,
+        host: &'a Template,
+        service: &'a Template,
+    ) -> JobSettings<'a> {
         let rule = self.job_rule(job);
         JobSettings {
             rule,
             every: rule.and_then(|r| r.every),
             grace: rule.map(|r| r.grace).unwrap_or_default(),
-            service: rule
-                .and_then(|r| r.service.as_ref())
-                .unwrap_or(&self.nsca.service),
-            host: rule
-                .and_then(|r| r.host.as_ref())
-                .unwrap_or(&self.nsca.host),
+            service: rule.and_then(|r| r.service.as_ref()).unwrap_or(service),
+            host: rule.and_then(|r| r.host.as_ref()).unwrap_or(host),
         }
+    }
+
+    /// The host and service templates of the first passive-check destination configured
+    /// (`[nsca]`, then `[nagios]`, then `[icinga2]`), else the defaults (`{host}`,
+    /// `backup {job}`).
+    pub fn templates(&self) -> (&Template, &Template) {
+        if let Some(n) = &self.nsca {
+            (&n.host, &n.service)
+        } else if let Some(n) = &self.nagios {
+            (&n.host, &n.service)
+        } else if let Some(i) = &self.icinga2 {
+            (&i.host, &i.service)
+        } else {
+            (&DEFAULT_TEMPLATES.0, &DEFAULT_TEMPLATES.1)
+        }
+    }
+
+    /// The longest a delivery attempt of a passive-check destination may take (its timeout):
+    /// how long `wrap` and the lock wait for one.
+    pub fn delivery_timeout(&self) -> std::time::Duration {
+        [
+            self.nsca.as_ref().map(|n| n.timeout),
+            self.icinga2
+                .as_ref()
+                .map(|i| i.timeout * i.endpoints.len().max(1) as u32),
+            self.nagios.as_ref().map(|n| n.timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(DEFAULT_TIMEOUT)
     }
 
     /// A channel by name.
@@ -170,6 +216,14 @@ impl Config {
         self.channels.iter().find(|c| c.name == name)
     }
 }
+
+static DEFAULT_TEMPLATES: std::sync::LazyLock<(Template, Template)> =
+    std::sync::LazyLock::new(|| {
+        (
+            build::default_template(DEFAULT_HOST_TEMPLATE),
+            build::default_template(DEFAULT_SERVICE_TEMPLATE),
+        )
+    });
 
 /// The config file's text, or the problem of reading it.
 fn read_text(path: &Path, origin: &str) -> Result<String, ConfigErrors> {

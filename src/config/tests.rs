@@ -50,14 +50,14 @@ fn defaults() {
     assert_eq!(c.agent.rescan, Duration::from_secs(60));
     assert_eq!(c.agent.quiet_period, Duration::from_secs(5));
     assert_eq!(c.agent.shutdown_timeout, Duration::from_secs(10));
-    assert_eq!(c.nsca.server.to_string(), "nagios:5667");
-    assert_eq!(c.nsca.encryption, Method::Xor);
-    assert!(c.nsca.password.is_none());
-    assert_eq!(c.nsca.packet, PacketSize::V3);
-    assert_eq!(c.nsca.timeout, Duration::from_secs(10));
-    assert_eq!(c.nsca.host.as_str(), "{host}");
-    assert_eq!(c.nsca.service.as_str(), "backup {job}");
-    assert!(c.nsca.server_escapes);
+    assert_eq!(c.nsca.as_ref().unwrap().server.to_string(), "nagios:5667");
+    assert_eq!(c.nsca.as_ref().unwrap().encryption, Method::Xor);
+    assert!(c.nsca.as_ref().unwrap().password.is_none());
+    assert_eq!(c.nsca.as_ref().unwrap().packet, PacketSize::V3);
+    assert_eq!(c.nsca.as_ref().unwrap().timeout, Duration::from_secs(10));
+    assert_eq!(c.nsca.as_ref().unwrap().host.as_str(), "{host}");
+    assert_eq!(c.nsca.as_ref().unwrap().service.as_str(), "backup {job}");
+    assert!(c.nsca.as_ref().unwrap().server_escapes);
     assert!(c.watches.is_empty() && c.jobs.is_empty() && c.channels.is_empty());
     // xor is the default and only obfuscates: a warning, not a problem.
     assert_eq!(c.warnings.len(), 1);
@@ -121,16 +121,16 @@ every = "1h"
     assert_eq!(c.agent.max_file_size, 200_000_000);
     assert_eq!(c.agent.rescan, Duration::from_secs(120));
     assert_eq!(c.agent.shutdown_timeout, Duration::from_secs(30));
-    assert_eq!(c.nsca.server.host, "::1");
-    assert_eq!(c.nsca.server.port, 15667);
-    assert_eq!(c.nsca.server.to_string(), "[::1]:15667");
-    assert_eq!(c.nsca.encryption, Method::Rijndael128);
-    assert_eq!(c.nsca.packet, PacketSize::Legacy);
+    assert_eq!(c.nsca.as_ref().unwrap().server.host, "::1");
+    assert_eq!(c.nsca.as_ref().unwrap().server.port, 15667);
+    assert_eq!(c.nsca.as_ref().unwrap().server.to_string(), "[::1]:15667");
+    assert_eq!(c.nsca.as_ref().unwrap().encryption, Method::Rijndael128);
+    assert_eq!(c.nsca.as_ref().unwrap().packet, PacketSize::Legacy);
     assert!(
-        !c.nsca.server_escapes,
+        !c.nsca.as_ref().unwrap().server_escapes,
         "legacy defaults to client-side escaping"
     );
-    assert_eq!(c.nsca.timeout, Duration::from_secs(3));
+    assert_eq!(c.nsca.as_ref().unwrap().timeout, Duration::from_secs(3));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 
     let w = &c.watches[0];
@@ -158,7 +158,7 @@ every = "1h"
     assert_eq!(w.canceled, Status::Failure);
     assert_eq!(w.history, History::Last, "default");
 
-    let client = c.nsca.client_config().unwrap();
+    let client = c.nsca.as_ref().unwrap().client_config().unwrap();
     assert_eq!(client.server, "[::1]:15667");
     assert_eq!(client.password, b"pw");
     assert!(client.escape_newlines);
@@ -315,7 +315,7 @@ fn section_shapes() {
         "agent: expected a table ([agent]), found integer"
     );
     assert!(problem_at("[agent]\nhost_name = \"x\"\n", "nsca")
-        .starts_with("nsca: missing [nsca] section"));
+        .starts_with("nsca: nothing to deliver to: add a passive-check destination ([nsca]"));
     assert_eq!(
         problem_at("[nsca]\nencryption = \"aes\"\n", "nsca.server"),
         "nsca.server: missing required key in [nsca]"
@@ -339,7 +339,7 @@ fn encryption_names_numbers_and_refusals() {
         let c = load(&format!(
             "[agent]\nhost_name = \"h\"\n[nsca]\nserver = \"n\"\npassword = \"pw\"\nencryption = {text}\n"
         ));
-        assert_eq!(c.nsca.encryption, method, "{text}");
+        assert_eq!(c.nsca.as_ref().unwrap().encryption, method, "{text}");
     }
     for n in [7, 12, 19, 22, 24, 25] {
         let p = problem_at(
@@ -382,7 +382,7 @@ fn servers_and_packets() {
         let c = load(&format!(
             "[agent]\nhost_name = \"h\"\n[nsca]\nserver = \"{s}\"\n"
         ));
-        assert_eq!(c.nsca.server.to_string(), shown);
+        assert_eq!(c.nsca.as_ref().unwrap().server.to_string(), shown);
     }
     for bad in ["nagios:0", "nagios:x", "[::1", ""] {
         problem_at(&format!("[nsca]\nserver = \"{bad}\"\n"), "nsca.server");
@@ -397,9 +397,9 @@ fn servers_and_packets() {
     )
     .contains("NSCA 2.7"));
     let c = load("[agent]\nhost_name = \"h\"\n[nsca]\nserver = \"n\"\npacket = \"legacy\"\nserver_escapes = false\n");
-    assert!(!c.nsca.server_escapes);
+    assert!(!c.nsca.as_ref().unwrap().server_escapes);
     let c = load("[agent]\nhost_name = \"h\"\n[nsca]\nserver = \"n\"\nserver_escapes = false\n");
-    assert!(!c.nsca.server_escapes);
+    assert!(!c.nsca.as_ref().unwrap().server_escapes);
 }
 
 #[test]
@@ -602,7 +602,14 @@ fn secrets_are_resolved_and_checked() {
     );
     let c = load(&text);
     assert_eq!(
-        c.nsca.password.as_ref().unwrap().resolve().unwrap(),
+        c.nsca
+            .as_ref()
+            .unwrap()
+            .password
+            .as_ref()
+            .unwrap()
+            .resolve()
+            .unwrap(),
         b"from-file"
     );
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
@@ -645,6 +652,10 @@ host_name = "h"
 server = "n"
 encryption = "aes256"
 password = "inline-secret-9d2e"
+[icinga2]
+endpoints = ["m1"]
+username = "nb"
+password = "icinga-secret-2b8d"
 
 [[channel]]
 name = "hook"
@@ -730,6 +741,7 @@ rooms = ["backups@conference.example.org"]
     let debug = format!("{c:?} {c:#?}");
     let secrets: &[&str] = &[
         "inline-secret-9d2e",
+        "icinga-secret-2b8d",
         "hook-token-41c7",
         "hook-sig-0e2a",
         "header-secret-6d1b",
@@ -837,5 +849,92 @@ fn watch_history_and_state_dir_rules() {
     // A parent of it is fine (the state dir is skipped), and so is a sibling.
     for path in ["/var/lib", "/var/lib/nagbridge-in"] {
         load(&with(&format!("[[watch]]\npath = \"{path}\"\n")));
+    }
+}
+
+#[test]
+fn nsca_is_optional_beside_another_destination_or_a_channel() {
+    let icinga = "[agent]\nhost_name = \"b1\"\n[icinga2]\nendpoints = [\"m1\"]\nusername = \"nb\"\npassword = \"pw-icinga-77\"\n";
+    let c = Config::from_str(icinga, "t").unwrap();
+    assert!(c.nsca.is_none());
+    let i = c.icinga2.as_ref().unwrap();
+    assert_eq!(i.endpoints[0].port, 5665);
+    assert_eq!(c.templates().1.as_str(), "backup {job}");
+    let nagios = "[agent]\nhost_name = \"b1\"\n[nagios]\ncommand_file = \"/var/lib/nagios4/rw/nagios.cmd\"\nservice = \"Backup {job}\"\n";
+    let c = Config::from_str(nagios, "t").unwrap();
+    assert_eq!(c.templates().1.as_str(), "Backup {job}");
+    let channel = "[agent]\nhost_name = \"b1\"\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"https://h.example/x\"\n";
+    let c = Config::from_str(channel, "t").unwrap();
+    assert!(c.nsca.is_none() && c.icinga2.is_none() && c.nagios.is_none());
+}
+
+#[test]
+fn icinga2_section_reads_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.crt");
+    let cert = rcgen::generate_simple_self_signed(vec!["nagbridge".into()]).unwrap();
+    std::fs::write(&ca, cert.cert.pem()).unwrap();
+    let key = dir.path().join("nb.key");
+    std::fs::write(&key, cert.key_pair.serialize_pem()).unwrap();
+    let text = format!(
+        "[agent]\nhost_name = \"b1\"\n[[job]]\nname = \"nightly\"\nevery = \"24h\"\n\
+         [icinga2]\nendpoints = [\"m1.example.com:15665\", {{ address = \"10.0.0.12\", server_name = \"sat2\" }}]\n\
+         ca_file = \"{ca}\"\ncert_file = \"{ca}\"\nkey_file = \"{key}\"\nhost = \"{{host}}\"\n\
+         service = \"Backup {{job}}\"\nttl = \"auto\"\ncreate_services = true\ntimeout = \"3s\"\n",
+        ca = ca.display(),
+        key = key.display()
+    );
+    let c = Config::from_str(&text, "t").unwrap();
+    let i = c.icinga2.as_ref().unwrap();
+    assert_eq!(i.endpoints.len(), 2);
+    assert_eq!(i.endpoints[1].to_string(), "10.0.0.12:5665 (as sat2)");
+    assert!(matches!(
+        i.auth,
+        crate::sinks::icinga2::config::Auth::Certificate { .. }
+    ));
+    assert!(i.create_services);
+    assert_eq!(i.timeout, Duration::from_secs(3));
+    assert_eq!(i.ttl, crate::sinks::icinga2::config::Ttl::Auto);
+    let ttl = crate::pipeline::passive::ttl_of(&c, i.ttl);
+    let o = crate::outcome::Outcome::new("nightly", crate::outcome::Status::Success);
+    // every 24h + the default grace (a tenth): 26h24m.
+    assert_eq!(ttl(&o), Some(Duration::from_secs(24 * 3600 + 8640)));
+    let o = crate::outcome::Outcome::new("other", crate::outcome::Status::Success);
+    assert_eq!(ttl(&o), None);
+}
+
+#[test]
+fn icinga2_and_nagios_problems_have_key_paths() {
+    let bad = "[agent]\nhost_name = \"b1\"\n[icinga2]\nendpoints = [\"m1:0\", { address = \"m2\", server_nam = \"x\" }, { server_name = \"a b\" }]\n\
+               username = \"nb\"\ncert_file = \"/nonexistent.crt\"\nttl = \"sometimes\"\ntimout = \"1s\"\n\
+               [nagios]\ncommand_file = \"relative.cmd\"\ncheck_result_path = \"/tmp\"\n";
+    let all = problems(bad);
+    for want in [
+        "icinga2.endpoints[0]: invalid server address",
+        "icinga2.endpoints[1]: unknown key \"server_nam\" (did you mean `server_name`?)",
+        "icinga2.endpoints[2]: missing address",
+        "icinga2.cert_file: cannot read certificate file /nonexistent.crt",
+        "icinga2.password: give either username and password or cert_file and key_file, not both",
+        "icinga2.ttl: ",
+        "icinga2.timout: unknown key; did you mean `timeout`?",
+        "nagios.command_file: \"relative.cmd\" must be an absolute path",
+        "nagios.check_result_path: give command_file or check_result_path, not both",
+    ] {
+        assert!(
+            all.iter().any(|p| p.starts_with(want)),
+            "missing {want:?} in {all:#?}"
+        );
+    }
+    let none = "[agent]\nhost_name = \"b1\"\n[icinga2]\nendpoints = []\n[nagios]\n";
+    let all = problems(none);
+    for want in [
+        "icinga2.endpoints: the list is empty",
+        "icinga2.username: missing credentials",
+        "nagios.command_file: missing: command_file",
+    ] {
+        assert!(
+            all.iter().any(|p| p.starts_with(want)),
+            "missing {want:?} in {all:#?}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! The pipeline: the destinations a config names, and the one way outcomes reach them.
 //!
-//! Owns: the registry of destinations built from the config (the NSCA server, and every
-//! `[[channel]]`), opening each destination's spool and starting its delivery loop (its own
+//! Owns: the registry of destinations built from the config (the passive-check destinations
+//! `[nsca]`, `[icinga2]`, `[nagios]` ([`passive`]), and every `[[channel]]`), opening each destination's spool and starting its delivery loop (its own
 //! batch size and pacing), routing at enqueue time (passive-check destinations take every
 //! outcome; a channel takes what its `when` rule and `jobs` filter match, with the `change`
 //! state of [`change`]), spooling an outcome for every destination it is routed to before the
@@ -11,6 +11,7 @@
 //! not parse, watch or know a protocol (that is `sinks`).
 
 pub mod change;
+pub mod passive;
 pub mod probe;
 
 use std::sync::{Arc, Mutex};
@@ -23,7 +24,6 @@ use crate::agent::health::{AGENT_TOOL, HEARTBEAT_SERVICE};
 use crate::config::{Config, When};
 use crate::delivery::{Delivery, DeliveryConfig, DeliveryStats, StatsSnapshot};
 use crate::outcome::Outcome;
-use crate::sinks::nsca::NscaSink;
 use crate::sinks::{ChannelSink, Sink};
 use crate::spool::{EntryId, Lane, Spool, SpoolError};
 use change::ChangeState;
@@ -31,7 +31,7 @@ use change::ChangeState;
 /// Which outcomes a destination takes.
 #[derive(Debug, Clone)]
 pub enum Route {
-    /// Every outcome (passive-check destinations: NSCA).
+    /// Every outcome (passive-check destinations: NSCA, Icinga 2, Nagios on this host).
     Everything,
     /// A channel: what its rule and job filter match; never the agent's heartbeat.
     Channel {
@@ -139,19 +139,22 @@ impl Pipeline {
     /// wake-up (entries written by other processes do not wake it).
     pub fn start(config: &Config, poll_interval: Duration) -> Result<Pipeline, PipelineError> {
         let state_dir = &config.agent.state_dir;
-        let nsca = crate::agent::run::nsca_sink_config(config)
-            .and_then(|c| Ok(NscaSink::new(c)?))
-            .map_err(|e| PipelineError::Destination {
-                destination: "nsca".into(),
-                message: format!("{e:#}"),
-            })?;
-        let mut destinations = vec![start_one(
-            state_dir,
-            "nsca",
-            Route::Everything,
-            nsca,
-            poll_interval,
-        )?];
+        let passive = passive::passive_sinks(config).map_err(|(destination, message)| {
+            PipelineError::Destination {
+                destination,
+                message,
+            }
+        })?;
+        let mut destinations = Vec::new();
+        for (name, sink) in passive {
+            destinations.push(start_one(
+                state_dir,
+                name,
+                Route::Everything,
+                sink,
+                poll_interval,
+            )?);
+        }
         for channel in &config.channels {
             let sink = ChannelSink::build(channel, &config.agent.host_name).map_err(|message| {
                 PipelineError::Destination {
@@ -365,7 +368,7 @@ fn start_one<S: Sink>(
 /// The (name, description) of every destination `config` names, without starting anything
 /// (for `status`).
 pub fn destination_names(config: &Config) -> Vec<(String, String)> {
-    let mut out = vec![("nsca".to_string(), format!("nsca {}", config.nsca.server))];
+    let mut out = passive::passive_names(config);
     for c in &config.channels {
         out.push((c.name.clone(), format!("{} {}", c.kind.name(), c.name)));
     }

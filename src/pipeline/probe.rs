@@ -1,4 +1,5 @@
-//! `nagbridge test`: one sample outcome sent to the NSCA server and to each channel directly,
+//! `nagbridge test`: one sample outcome sent to each passive-check destination (NSCA, Icinga 2,
+//! Nagios on this host) and to each channel directly,
 //! not through the spool, ignoring `when` and `jobs`, with one line per destination saying
 //! whether it worked and why not.
 //!
@@ -9,7 +10,7 @@ use chrono::Utc;
 
 use crate::config::Config;
 use crate::outcome::{Item, Outcome, Status};
-use crate::sinks::nsca::NscaSink;
+use crate::pipeline::passive::{build_each, PassiveSink};
 use crate::sinks::{ChannelSink, Sink};
 use crate::spool::{Entry, EntryId};
 
@@ -19,9 +20,9 @@ pub const TEST_JOB: &str = "nagbridge-test";
 /// What happened at one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeResult {
-    /// Its name (`nsca`, or the channel's).
+    /// Its name (`nsca`, `icinga2`, `nagios`, or the channel's).
     pub name: String,
-    /// Its type (`nsca`, `email`, `webhook`, ...).
+    /// Its type (`nsca`, `icinga2`, `nagios`, `email`, `webhook`, ...).
     pub kind: String,
     /// Ok(detail) or Err(reason).
     pub result: Result<String, String>,
@@ -104,16 +105,25 @@ fn class_words(e: &crate::sinks::SinkError) -> &'static str {
     }
 }
 
-/// Send the sample to NSCA (unless `channels` names only channels) and to every channel, or
-/// only the channels named. `Err` names an unknown channel.
+/// Send the sample to every passive-check destination and every channel, or only to those
+/// `channels` names (`nsca`, `icinga2` and `nagios` name the passive-check destinations). `Err`
+/// names an unknown one.
 pub async fn probe(
     config: &Config,
     channels: &[String],
     status: Status,
 ) -> Result<Vec<ProbeResult>, String> {
     for name in channels {
-        if config.channel(name).is_none() && name != "nsca" {
-            let known: Vec<&str> = config.channels.iter().map(|c| c.name.as_str()).collect();
+        let passive: Vec<String> = crate::pipeline::passive::passive_names(config)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        if config.channel(name).is_none() && !passive.contains(name) {
+            let known: Vec<&str> = passive
+                .iter()
+                .map(String::as_str)
+                .chain(config.channels.iter().map(|c| c.name.as_str()))
+                .collect();
             return Err(format!(
                 "no channel named {name:?} (configured: {})",
                 if known.is_empty() {
@@ -127,20 +137,27 @@ pub async fn probe(
     let o = sample(config, status);
     let e = entry(&o);
     let mut out = Vec::new();
-    if channels.is_empty() || channels.iter().any(|c| c == "nsca") {
-        let result =
-            match crate::agent::run::nsca_sink_config(config).and_then(|c| Ok(NscaSink::new(c)?)) {
-                Ok(sink) => send(&sink, &e).await.map(|d| {
-                    format!(
-                        "{d} (NSCA never confirms: check the service in Nagios; a wrong password \
-                     or method is silently dropped by the daemon)"
-                    )
-                }),
-                Err(x) => Err(format!("{x:#}")),
-            };
+    for (name, built) in build_each(config) {
+        if !channels.is_empty() && !channels.iter().any(|c| c == name) {
+            continue;
+        }
+        let result = match built {
+            Ok(sink) => {
+                let note = match &sink {
+                    PassiveSink::Nsca(_) => {
+                        " (NSCA never confirms: check the service in Nagios; a wrong password or \
+                         method is silently dropped by the daemon)"
+                    }
+                    PassiveSink::Icinga2(_) => " (Icinga 2 accepted it)",
+                    _ => " (Nagios does not confirm: check the service in Nagios)",
+                };
+                send(&sink, &e).await.map(|d| format!("{d}{note}"))
+            }
+            Err(x) => Err(x),
+        };
         out.push(ProbeResult {
-            name: "nsca".into(),
-            kind: "nsca".into(),
+            name: name.into(),
+            kind: name.into(),
             result,
         });
     }

@@ -38,6 +38,31 @@ pub fn user_agent() -> String {
 /// `ca_file` (PEM), connect timeout [`CONNECT_TIMEOUT`], total `timeout`, idle connections kept
 /// for reuse, no redirects followed (a moved hook is a config problem: [`classify`]).
 pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    client_with(
+        timeout,
+        &Tls {
+            ca_file,
+            ..Tls::default()
+        },
+    )
+}
+
+/// TLS settings of a client beyond the defaults.
+#[derive(Debug, Default, Clone)]
+pub struct Tls<'a> {
+    /// PEM CA certificates added to the roots.
+    pub ca_file: Option<&'a Path>,
+    /// Trust only `ca_file`, not the built-in roots (a private CA such as Icinga's).
+    pub only_ca_file: bool,
+    /// A client certificate (PEM certificate chain, PEM private key).
+    pub identity: Option<(&'a Path, &'a Path)>,
+    /// Names connected to at another address: (the name in the URL and the certificate, the
+    /// host name or address to connect to). The URL's port is used.
+    pub connect_to: Vec<(String, String)>,
+}
+
+/// [`client`] with the TLS settings of `tls`.
+pub fn client_with(timeout: Duration, tls: &Tls<'_>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
@@ -48,14 +73,66 @@ pub fn client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Clie
         .tcp_nodelay(true)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(user_agent());
-    if let Some(path) = ca_file {
+    if let Some(path) = tls.ca_file {
         for cert in load_ca(path)? {
             builder = builder.add_root_certificate(cert);
         }
+        if tls.only_ca_file {
+            builder = builder.tls_built_in_root_certs(false);
+        }
+    }
+    if let Some((cert, key)) = tls.identity {
+        builder = builder.identity(load_identity(cert, key)?);
+    }
+    if !tls.connect_to.is_empty() {
+        builder = builder.dns_resolver(std::sync::Arc::new(ConnectTo(tls.connect_to.clone())));
     }
     builder
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))
+}
+
+/// A client certificate and its key (PEM files; the key PKCS#8, PKCS#1 or SEC1).
+pub fn load_identity(cert: &Path, key: &Path) -> Result<reqwest::Identity, String> {
+    let mut pem = std::fs::read(cert)
+        .map_err(|e| format!("cannot read certificate file {}: {e}", cert.display()))?;
+    let key_pem =
+        std::fs::read(key).map_err(|e| format!("cannot read key file {}: {e}", key.display()))?;
+    pem.push(b'\n');
+    pem.extend_from_slice(&key_pem);
+    reqwest::Identity::from_pem(&pem).map_err(|e| {
+        format!(
+            "certificate {} with key {}: {}",
+            cert.display(),
+            key.display(),
+            chain(&e)
+        )
+    })
+}
+
+/// Resolves each configured name to its address (the system resolver for the rest): TLS then
+/// checks the certificate against the name while the connection goes to the address.
+struct ConnectTo(Vec<(String, String)>);
+
+impl reqwest::dns::Resolve for ConnectTo {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let wanted = name.as_str().to_ascii_lowercase();
+        let host = self
+            .0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&wanted))
+            .map(|(_, a)| a.clone())
+            .unwrap_or(wanted);
+        Box::pin(async move {
+            // The port is the URL's: hyper sets it on every address.
+            let addrs: Vec<std::net::SocketAddr> = match host.parse::<std::net::IpAddr>() {
+                Ok(ip) => vec![std::net::SocketAddr::new(ip, 0)],
+                Err(_) => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
+            let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
 }
 
 /// The certificates of a PEM file (an error when it cannot be read or holds none).

@@ -11,7 +11,9 @@
 pub mod content;
 pub mod email;
 pub mod http;
+pub mod icinga2;
 pub mod matrix;
+pub mod nagios;
 pub mod nsca;
 pub mod pagerduty;
 pub mod webhook;

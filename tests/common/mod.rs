@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod http_double;
+pub mod icinga2;
 pub mod nagios;
 pub mod tool_run;
 
