@@ -73,23 +73,29 @@ impl Hook {
     }
 }
 
-/// Send `full`; when the platform refuses it (a rejected payload), send `plain()` once; when
-/// that is refused too, the error names both refusals.
+/// Send `full`; when the platform refuses it (a rejected payload), send `plain()` once (unless
+/// it is the same payload); when that is refused too, the error names both refusals. `send`
+/// gets the body and whether it is the plain form (platforms that key requests by id give the
+/// plain form its own id). Every chat sink and the web hook deliver through this.
 pub async fn send_or_plain<F, Fut>(
     full: Vec<u8>,
     plain: impl FnOnce() -> Vec<u8>,
     send: F,
 ) -> Result<(), SinkError>
 where
-    F: Fn(Vec<u8>) -> Fut,
+    F: Fn(Vec<u8>, bool) -> Fut,
     Fut: Future<Output = Result<(), SinkError>>,
 {
-    let first = match send(full).await {
+    let first = match send(full.clone(), false).await {
         Ok(()) => return Ok(()),
         Err(e) if e.class == FailureClass::Rejected => e,
         Err(e) => return Err(e),
     };
-    match send(plain()).await {
+    let plain = plain();
+    if plain == full {
+        return Err(first);
+    }
+    match send(plain, true).await {
         Ok(()) => Ok(()),
         Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
             "{}; the plain form too: {}",

@@ -23,7 +23,6 @@ use serde_json::Value;
 use super::content::Notice;
 use super::http::{self, Reply, Secrets};
 use super::{Sink, SinkError};
-use crate::retry::FailureClass;
 use crate::spool::Entry;
 use config::GoogleChatConfig;
 
@@ -193,34 +192,20 @@ impl Sink for GoogleChatSink {
             return Ok(0);
         };
         let notice = Notice::from_outcome(&entry.outcome, &self.agent);
-        let first = match self
-            .post(
-                &request_id(&self.tag, entry, false),
-                render::message(&notice),
-            )
-            .await
-        {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
-        match self
-            .post(&request_id(&self.tag, entry, true), render::plain(&notice))
-            .await
-        {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; the plain text too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            render::message(&notice),
+            || render::plain(&notice),
+            |b, plain| async move { self.post(&request_id(&self.tag, entry, plain), b).await },
+        )
+        .await?;
+        Ok(1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::FailureClass;
     use reqwest::header::HeaderMap;
 
     fn reply(status: u16, body: &str) -> Reply {

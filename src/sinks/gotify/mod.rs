@@ -17,7 +17,6 @@ use serde_json::Value;
 use super::content::Notice;
 use super::http::{self, Reply, Secrets};
 use super::{Sink, SinkError};
-use crate::retry::FailureClass;
 use crate::spool::Entry;
 use config::GotifyConfig;
 
@@ -118,25 +117,20 @@ impl Sink for GotifySink {
             return Ok(0);
         };
         let notice = Notice::from_outcome(&entry.outcome, &self.agent);
-        let first = match self.post(render::message(&notice)).await {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
-        match self.post(render::plain(&notice)).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; as plain text too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            render::message(&notice),
+            || render::plain(&notice),
+            |b, _| self.post(b),
+        )
+        .await?;
+        Ok(1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::FailureClass;
     use reqwest::header::HeaderMap;
 
     fn reply(status: u16, body: &str) -> Reply {

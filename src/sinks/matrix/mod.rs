@@ -245,21 +245,21 @@ impl Sink for MatrixSink {
         };
         let room_id = self.room_id().await?;
         let txn = txn_id(entry);
-        let full = render::render(&entry.outcome, &self.agent, false);
-        let first = match self.send(&room_id, &txn, full).await {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
-        let plain = render::render(&entry.outcome, &self.agent, true);
-        match self.send(&room_id, &format!("{txn}-plain"), plain).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; the plain form too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            render::render(&entry.outcome, &self.agent, false),
+            || render::render(&entry.outcome, &self.agent, true),
+            |b, plain| {
+                let txn = if plain {
+                    format!("{txn}-plain")
+                } else {
+                    txn.clone()
+                };
+                let room_id = &room_id;
+                async move { self.send(room_id, &txn, b).await }
+            },
+        )
+        .await?;
+        Ok(1)
     }
 }
 

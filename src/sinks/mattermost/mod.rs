@@ -175,7 +175,7 @@ impl Sink for MattermostSink {
         hook::send_or_plain(
             full,
             || render::plain(&n, &self.overrides).to_string().into_bytes(),
-            |b| self.send(b),
+            |b, _| self.send(b),
         )
         .await?;
         Ok(1)

@@ -22,7 +22,6 @@ use serde_json::Value;
 use super::content::Notice;
 use super::http::{self, Reply, Secrets};
 use super::{Sink, SinkError};
-use crate::retry::FailureClass;
 use crate::spool::Entry;
 use config::{Auth, NtfyConfig};
 
@@ -164,25 +163,20 @@ impl Sink for NtfySink {
             return Ok(0);
         };
         let notice = Notice::from_outcome(&entry.outcome, &self.agent);
-        let first = match self.post(render::publish(&self.topic, &notice)).await {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
-        match self.post(render::plain(&self.topic, &notice)).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; the plain form too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            render::publish(&self.topic, &notice),
+            || render::plain(&self.topic, &notice),
+            |b, _| self.post(b),
+        )
+        .await?;
+        Ok(1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::FailureClass;
     use reqwest::header::{HeaderMap, RETRY_AFTER};
 
     fn reply(status: u16, body: &str) -> Reply {

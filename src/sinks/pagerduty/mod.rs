@@ -20,7 +20,6 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 
 use super::http::{self, Reply, Secrets};
 use super::{Sink, SinkError};
-use crate::retry::FailureClass;
 use crate::spool::Entry;
 use config::PagerDutyConfig;
 use render::Action;
@@ -144,31 +143,20 @@ impl Sink for PagerDutySink {
             return Ok(0);
         };
         let o = &entry.outcome;
-        let full = render::event(&self.routing_key, o, &self.agent, false);
-        let first = match self.send(full.clone()).await {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
-        // Refused: never again as is. The plain form once, when it differs.
-        let plain = render::event(&self.routing_key, o, &self.agent, true);
-        if plain == full {
-            return Err(first);
-        }
-        match self.send(plain).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; the plain form too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            render::event(&self.routing_key, o, &self.agent, false),
+            || render::event(&self.routing_key, o, &self.agent, true),
+            |b, _| self.send(b),
+        )
+        .await?;
+        Ok(1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::FailureClass;
     use reqwest::header::HeaderMap;
 
     fn reply(status: u16, body: &str) -> Reply {

@@ -21,7 +21,6 @@ use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use super::content::Notice;
 use super::http::{self, Reply, Secrets};
 use super::{Sink, SinkError};
-use crate::retry::FailureClass;
 use crate::spool::Entry;
 use config::TeamsConfig;
 
@@ -116,18 +115,12 @@ impl Sink for TeamsSink {
             return Ok(0);
         };
         let notice = Notice::from_outcome(&entry.outcome, &self.agent);
-        let first = match self.post(render::card(&notice)).await {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
-        match self.post(render::plain_card(&notice)).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; the plain card too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            render::card(&notice),
+            || render::plain_card(&notice),
+            |b, _| self.post(b),
+        )
+        .await?;
+        Ok(1)
     }
 }

@@ -31,7 +31,6 @@ use super::content::Notice;
 use super::http::{self, Reply, Secrets};
 use super::{Sink, SinkError};
 use crate::outcome::Status;
-use crate::retry::FailureClass;
 use crate::spool::Entry;
 use config::{ChatId, TelegramConfig};
 
@@ -193,25 +192,20 @@ impl Sink for TelegramSink {
             return Ok(0);
         };
         let notice = Notice::from_outcome(&entry.outcome, &self.agent);
-        let first = match self.post(self.body(&notice, true)).await {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
-        match self.post(self.body(&notice, false)).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; as plain text too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            self.body(&notice, true),
+            || self.body(&notice, false),
+            |b, _| self.post(b),
+        )
+        .await?;
+        Ok(1)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::FailureClass;
     use reqwest::header::HeaderMap;
 
     fn reply(status: u16, body: &str) -> Reply {

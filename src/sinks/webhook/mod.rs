@@ -20,7 +20,6 @@ use sha2::Sha256;
 use super::http::{self, Secrets};
 use super::{Sink, SinkError};
 use crate::outcome::Outcome;
-use crate::retry::FailureClass;
 use crate::spool::Entry;
 use config::{Method, WebhookConfig, DELIVERY_HEADER, SIGNATURE_HEADER};
 use render::BodyTemplate;
@@ -165,21 +164,14 @@ impl Sink for WebhookSink {
         let Some(entry) = entries.first() else {
             return Ok(0);
         };
-        let first = match self.send(entry, self.render(&entry.outcome)).await {
-            Ok(()) => return Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => e,
-            Err(e) => return Err(e),
-        };
         // Refused: once more in the plain form, then it is the entry's fault.
-        let plain = render::plain_body(&entry.outcome, &self.agent);
-        match self.send(entry, plain).await {
-            Ok(()) => Ok(1),
-            Err(e) if e.class == FailureClass::Rejected => Err(SinkError::rejected(format!(
-                "{}; the plain form too: {}",
-                first.message, e.message
-            ))),
-            Err(e) => Err(e),
-        }
+        crate::sinks::hook::send_or_plain(
+            self.render(&entry.outcome),
+            || render::plain_body(&entry.outcome, &self.agent),
+            |b, _| self.send(entry, b),
+        )
+        .await?;
+        Ok(1)
     }
 }
 
