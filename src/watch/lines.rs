@@ -72,6 +72,7 @@ impl LineEnds {
     /// Forget a file (its checkpoint moved, or it is gone).
     pub fn forget(&mut self, key: &FileKey) {
         self.known.remove(key);
+        crate::memory::shrink_idle(&mut self.known);
     }
 
     /// Where the search may begin: past the part known to hold no newline.

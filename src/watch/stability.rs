@@ -191,6 +191,7 @@ impl Tracker {
     /// Stop tracking `path`.
     pub fn forget(&mut self, path: &Path) {
         self.files.remove(path);
+        crate::memory::shrink_idle(&mut self.files);
     }
 
     /// When the next path is due for a look.
@@ -264,6 +265,7 @@ impl Tracker {
         for p in gone {
             self.files.remove(&p);
         }
+        crate::memory::shrink_idle(&mut self.files);
         ready
     }
 }

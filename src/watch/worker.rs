@@ -769,6 +769,7 @@ impl Worker {
             });
         }
         let f = self.in_flight.remove(&key).expect("checked above");
+        crate::memory::shrink_idle(&mut self.in_flight);
         let offset = if f.oversize {
             f.size
         } else {
