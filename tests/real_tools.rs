@@ -432,7 +432,10 @@ fn duplicity_outcomes() {
         let mut c = Command::new(DUPLICITY);
         c.args(["--no-encryption", "--num-retries", "1", "--archive-dir"])
             .arg(dir.path().join("cache"))
-            .env("HOME", dir.path());
+            .env("HOME", dir.path())
+            // Python buffers stdout into a file: without this, the line the interrupt waits
+            // for may only reach the log when duplicity is done (seen under load in CI).
+            .env("PYTHONUNBUFFERED", "1");
         (c, format!("file://{}/{target}", dir.path().display()))
     };
 
