@@ -429,7 +429,10 @@ fn duplicity_outcomes() {
     let src = source(dir.path());
     let log = dir.path().join("duplicity.log");
     let dup = |target: &str| {
-        let mut c = Command::new(DUPLICITY);
+        // SIGINT back to its default: a test run started in the background by a
+        // non-interactive shell inherits it ignored, and Python then never sees the interrupt.
+        let mut c = Command::new("env");
+        c.args(["--default-signal=INT", DUPLICITY]);
         c.args(["--no-encryption", "--num-retries", "1", "--archive-dir"])
             .arg(dir.path().join("cache"))
             .env("HOME", dir.path())
