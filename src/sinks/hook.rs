@@ -21,7 +21,7 @@ use crate::config::problem::Problems;
 use crate::config::reader::{self as r, Section};
 use crate::config::Secret;
 use crate::retry::FailureClass;
-use crate::sinks::content::fit_lines;
+use crate::sinks::content::{fit_lines, Notice};
 use crate::sinks::webhook::config::{cleartext_to_remote, validate_url};
 
 /// Zero-width space: put between characters that a platform would otherwise read as markup
@@ -103,6 +103,35 @@ where
         ))),
         Err(e) => Err(e),
     }
+}
+
+/// The lists of a notice, each with its heading: items (problems first), errors, warnings;
+/// empty ones left out.
+pub fn lists(n: &Notice) -> Vec<(String, &[String])> {
+    let mut out = Vec::new();
+    if !n.items.is_empty() {
+        out.push((
+            format!("Items ({}, problems first)", n.items.len()),
+            &n.items[..],
+        ));
+    }
+    if !n.errors.is_empty() {
+        out.push((format!("Errors ({})", n.errors.len()), &n.errors[..]));
+    }
+    if !n.warnings.is_empty() {
+        out.push((format!("Warnings ({})", n.warnings.len()), &n.warnings[..]));
+    }
+    out
+}
+
+/// `**heading**` and the lines in a fenced code block (CommonMark: Discord, Mattermost),
+/// within `budget` characters, each line cut to `line_limit`.
+pub fn markdown_list(heading: &str, lines: &[String], budget: usize, line_limit: usize) -> String {
+    let head = format!("**{}**\n```\n", escape_markdown(heading));
+    let tail = "\n```";
+    let room = budget.saturating_sub(chars(&head) + chars(tail));
+    let body = code_lines(lines, room, line_limit, code_line);
+    format!("{head}{}{tail}", body.join("\n"))
 }
 
 /// Read the required secret `url` of a hook channel and check its shape (http or https with a

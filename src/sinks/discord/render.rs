@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 
 use crate::sinks::content::{color_int, iso_time, Notice};
-use crate::sinks::hook::{chars, code_line, code_lines, cut, escape_markdown, plain_line, share};
+use crate::sinks::hook::{chars, cut, escape_markdown, lists, markdown_list, plain_line, share};
 
 /// Longest embed title.
 pub const TITLE_LIMIT: usize = 256;
@@ -53,33 +53,6 @@ pub fn counted(s: &str) -> usize {
     chars(s.trim())
 }
 
-/// The lists of a notice: (heading, lines).
-fn lists(n: &Notice) -> Vec<(String, &[String])> {
-    let mut out = Vec::new();
-    if !n.items.is_empty() {
-        out.push((
-            format!("Items ({}, problems first)", n.items.len()),
-            &n.items[..],
-        ));
-    }
-    if !n.errors.is_empty() {
-        out.push((format!("Errors ({})", n.errors.len()), &n.errors[..]));
-    }
-    if !n.warnings.is_empty() {
-        out.push((format!("Warnings ({})", n.warnings.len()), &n.warnings[..]));
-    }
-    out
-}
-
-/// `**heading**` and the lines in a fenced code block, within `budget` characters.
-fn list_block(heading: &str, lines: &[String], budget: usize) -> String {
-    let head = format!("**{}**\n```\n", escape_markdown(heading));
-    let tail = "\n```";
-    let room = budget.saturating_sub(chars(&head) + chars(tail));
-    let body = code_lines(lines, room, LINE_LIMIT, code_line);
-    format!("{head}{}{tail}", body.join("\n"))
-}
-
 /// The lists as Markdown, sharing `budget` characters.
 fn lists_markdown(n: &Notice, budget: usize) -> String {
     let lists = lists(n);
@@ -92,7 +65,7 @@ fn lists_markdown(n: &Notice, budget: usize) -> String {
         if b < 40 {
             break;
         }
-        let block = list_block(heading, lines, b);
+        let block = markdown_list(heading, lines, b, LINE_LIMIT);
         remaining = remaining.saturating_sub(sep + chars(&block));
         if sep > 0 {
             out.push_str("\n\n");

@@ -14,7 +14,7 @@
 use serde_json::{json, Value};
 
 use crate::sinks::content::{color_hex, Notice};
-use crate::sinks::hook::{chars, code_line, code_lines, cut, escape_markdown, plain_line, share};
+use crate::sinks::hook::{chars, cut, escape_markdown, lists, markdown_list, plain_line, share};
 
 /// Most runes in a post: above this Mattermost splits the text into several posts.
 pub const RUNE_LIMIT: usize = 16_383;
@@ -37,33 +37,6 @@ pub struct Overrides {
     pub icon_url: Option<String>,
 }
 
-/// The lists of a notice: (heading, lines).
-fn lists(n: &Notice) -> Vec<(String, &[String])> {
-    let mut out = Vec::new();
-    if !n.items.is_empty() {
-        out.push((
-            format!("Items ({}, problems first)", n.items.len()),
-            &n.items[..],
-        ));
-    }
-    if !n.errors.is_empty() {
-        out.push((format!("Errors ({})", n.errors.len()), &n.errors[..]));
-    }
-    if !n.warnings.is_empty() {
-        out.push((format!("Warnings ({})", n.warnings.len()), &n.warnings[..]));
-    }
-    out
-}
-
-/// `**heading**` and the lines in a fenced code block, within `budget` runes.
-fn list_block(heading: &str, lines: &[String], budget: usize) -> String {
-    let head = format!("**{}**\n```\n", escape_markdown(heading));
-    let tail = "\n```";
-    let room = budget.saturating_sub(chars(&head) + chars(tail));
-    let body = code_lines(lines, room, LINE_LIMIT, code_line);
-    format!("{head}{}{tail}", body.join("\n"))
-}
-
 fn overrides(v: &mut Value, o: &Overrides) {
     if let Some(c) = &o.channel {
         v["channel"] = json!(c);
@@ -84,7 +57,7 @@ fn lists_markdown(n: &Notice, budget: usize) -> String {
     for (i, (heading, lines)) in lists.iter().enumerate() {
         let sep = if out.is_empty() { 0 } else { 2 };
         let b = share(remaining.saturating_sub(sep), lists.len() - i, usize::MAX);
-        let block = list_block(heading, lines, b);
+        let block = markdown_list(heading, lines, b, LINE_LIMIT);
         remaining = remaining.saturating_sub(sep + chars(&block));
         if sep > 0 {
             out.push_str("\n\n");

@@ -16,7 +16,9 @@
 use serde_json::{json, Value};
 
 use crate::sinks::content::{color_hex, Notice};
-use crate::sinks::hook::{break_mentions, chars, code_line, code_lines, cut, one_line, share};
+use crate::sinks::hook::{
+    break_mentions, chars, code_line, code_lines, cut, lists, one_line, share,
+};
 
 /// Most blocks in a message.
 pub const MAX_BLOCKS: usize = 50;
@@ -70,24 +72,6 @@ pub fn escape(s: &str) -> String {
 
 fn mrkdwn(text: String) -> Value {
     json!({"type": "mrkdwn", "text": text, "verbatim": true})
-}
-
-/// The lists of a notice: (heading, lines).
-fn lists(n: &Notice) -> Vec<(String, &[String])> {
-    let mut out = Vec::new();
-    if !n.items.is_empty() {
-        out.push((
-            format!("Items ({}, problems first)", n.items.len()),
-            &n.items[..],
-        ));
-    }
-    if !n.errors.is_empty() {
-        out.push((format!("Errors ({})", n.errors.len()), &n.errors[..]));
-    }
-    if !n.warnings.is_empty() {
-        out.push((format!("Warnings ({})", n.warnings.len()), &n.warnings[..]));
-    }
-    out
 }
 
 /// `*heading*` and the lines in a code block, within `budget` characters.
