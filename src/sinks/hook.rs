@@ -48,13 +48,24 @@ impl Hook {
         adjust: impl FnOnce(&mut reqwest::Url),
     ) -> Result<Hook, String> {
         let text = url.resolve_string().map_err(|e| format!("url: {e}"))?;
-        let mut secrets = Secrets::new();
-        secrets.add_url(&text);
         let mut url = validate_url(&text).map_err(|e| format!("url: {e}"))?;
         adjust(&mut url);
+        Hook::with_url(&text, url, ca_file, timeout)
+    }
+
+    /// The hook at `url`, already checked by the platform's own rules from the configured
+    /// `text` (both kept as secrets).
+    pub fn with_url(
+        text: &str,
+        url: reqwest::Url,
+        ca_file: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Hook, String> {
+        let mut secrets = Secrets::new();
+        secrets.add_url(text);
         secrets.add_url(url.as_str());
         Ok(Hook {
-            shown: http::redact_secret_url(&text),
+            shown: http::redact_secret_url(text),
             client: http::client(timeout, ca_file)?,
             url,
             secrets,

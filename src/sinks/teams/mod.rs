@@ -16,7 +16,7 @@ pub mod render;
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, CONTENT_TYPE};
+use super::hook::Hook;
 
 use super::content::Notice;
 use super::http::{self, Reply, Secrets};
@@ -30,11 +30,8 @@ pub const PACE: Duration = Duration::from_millis(250);
 /// A Teams Workflows destination, ready to send.
 pub struct TeamsSink {
     name: String,
-    shown: String,
-    client: reqwest::Client,
-    url: reqwest::Url,
+    hook: Hook,
     agent: String,
-    secrets: Secrets,
 }
 
 /// The failure class of a Workflows answer: [`http::classify`], except that a flow that is
@@ -64,28 +61,18 @@ impl TeamsSink {
             .url
             .resolve_string()
             .map_err(|e| format!("url: {e}"))?;
-        let mut secrets = Secrets::new();
-        secrets.add_url(&text);
         let url = config::validate_url(&text).map_err(|e| format!("url: {e}"))?;
-        let shown = http::redact_secret_url(&text);
+        let hook = Hook::with_url(&text, url, None, http::DEFAULT_TIMEOUT)?;
         Ok(TeamsSink {
-            name: format!("teams {channel} ({shown})"),
-            shown,
-            client: http::client(http::DEFAULT_TIMEOUT, None)?,
-            url,
+            name: format!("teams {channel} ({})", hook.shown),
+            hook,
             agent: agent.to_string(),
-            secrets,
         })
     }
 
     async fn post(&self, body: Vec<u8>) -> Result<(), SinkError> {
-        let request = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body);
-        let reply = http::send(request, &self.secrets).await?;
-        classify(&reply, &self.secrets)
+        let reply = self.hook.post(body).await?;
+        classify(&reply, &self.hook.secrets)
     }
 }
 
@@ -99,7 +86,7 @@ impl Sink for TeamsSink {
     }
 
     fn describe(&self, _entry: &Entry) -> String {
-        format!("POST {}", self.shown)
+        format!("POST {}", self.hook.shown)
     }
 
     fn batch_size(&self) -> usize {
